@@ -1,0 +1,128 @@
+import fs from "node:fs";
+import path from "node:path";
+import { serve as serveHttp, type ServerType } from "@hono/node-server";
+import type { Hono } from "hono";
+import type { Messenger, Platform } from "./adapters/types.ts";
+import { createBot } from "./bot/core.ts";
+import type { Bot } from "./bot/types.ts";
+import { type Config, DEFAULT_TENANT } from "./config.ts";
+import { type Db, migrate, openDb } from "./db/index.ts";
+import { openMemory, type Memory } from "./memory/memory.ts";
+import { createLogger, type Logger } from "./observability/logger.ts";
+import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
+
+/** A composed Atom process: config → db → memory → bot → adapters → server (DESIGN.md, Layout). */
+export interface Atom {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  memory: Memory;
+  bot: Bot;
+  app: Hono;
+  /** Proactive senders by platform, for workflows and jobs. */
+  messengers: Map<Platform, Messenger>;
+  /** Stops timers and closes the database and memory. */
+  close(): Promise<void>;
+}
+
+/** Something an adapter or service needs to release on shutdown. */
+type Closer = () => Promise<void> | void;
+
+/**
+ * Builds every part of Atom from a validated config. Creates the data dir, runs migrations,
+ * opens memory and mounts the adapters whose settings are present. Starts no network listener.
+ */
+export async function createAtom(config: Config, opts: { logger?: Logger } = {}): Promise<Atom> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const db = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite") });
+  await migrate(db);
+  const memory = await openMemory({ db, uri: config.lancedbUri, logger });
+  const bot = createBot({ db, memory, logger, config });
+
+  const routes: RouteMounter[] = [];
+  const messengers = new Map<Platform, Messenger>();
+  const closers: Closer[] = [];
+  const readiness: ReadinessCheck[] = [
+    {
+      name: "database",
+      check: async () => {
+        await db.query("SELECT 1");
+      },
+    },
+    { name: "memory", check: () => memory.ping() },
+  ];
+
+  // --- adapters: each mounts its routes and registers its Messenger when configured ---
+  // (Slack, Teams and voice wiring goes here.)
+
+  const app = createApp({ logger, readiness, routes });
+  return {
+    config,
+    logger,
+    db,
+    memory,
+    bot,
+    app,
+    messengers,
+    async close() {
+      for (const c of closers.reverse()) await c();
+      await memory.close();
+      await db.close();
+    },
+  };
+}
+
+/** A running server. */
+export interface RunningServer {
+  atom: Atom;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * `atom serve`: composes Atom, listens on `config.port`, and when `ATOM_DOCS_DIR` is set indexes
+ * that folder into the default tenant at start and re-syncs it every `ATOM_SYNC_INTERVAL_SECONDS`.
+ */
+export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+  const atom = await createAtom(config, opts);
+  const { logger } = atom;
+  let timer: NodeJS.Timeout | undefined;
+  let syncing: Promise<unknown> | undefined;
+  if (config.docsDir) {
+    const docsDir = config.docsDir;
+    const runSync = () => {
+      if (syncing) return syncing;
+      syncing = atom.memory
+        .syncFolder(docsDir, { tenantId: DEFAULT_TENANT })
+        .then((s) => logger.info({ summary: { ...s, errors: s.errors.length } }, "docs folder synced"))
+        .catch((err) => logger.error({ err }, "docs folder sync failed"))
+        .finally(() => {
+          syncing = undefined;
+        });
+      return syncing;
+    };
+    await runSync();
+    timer = setInterval(runSync, config.syncIntervalSeconds * 1000);
+    timer.unref();
+  }
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serveHttp({ fetch: atom.app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
+  logger.info({ url }, "atom is listening");
+  return {
+    atom,
+    url,
+    port,
+    async close() {
+      if (timer) clearInterval(timer);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await syncing;
+      await atom.close();
+    },
+  };
+}

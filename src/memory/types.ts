@@ -1,0 +1,79 @@
+/**
+ * A principal that may read a document: `anyone`, `user:<email>`, `group:<id>`, `domain:<domain>`.
+ * Matching is exact on the lower-cased string.
+ */
+export type Principal = string;
+
+/** The principal every document visible to the whole tenant carries. */
+export const ANYONE: Principal = "anyone";
+
+/** Text pulled out of one file, with its structure (sections under headings). */
+export interface ExtractedDocument {
+  /** Title from the document itself (first H1, metadata) or undefined to fall back to the file name. */
+  title?: string;
+  /** Sections in reading order. `headings` is the path of headings above the text (outermost first). */
+  sections: ExtractedSection[];
+}
+
+export interface ExtractedSection {
+  headings: string[];
+  text: string;
+}
+
+/** One chunk before it is stored: the heading path and text of one passage of a document. */
+export interface ChunkDraft {
+  chunkIndex: number;
+  /** Heading path, outermost first. */
+  headings: string[];
+  text: string;
+}
+
+/** Identity and metadata of one document in memory. */
+export interface DocumentMeta {
+  tenantId: string;
+  /** Source id, e.g. `folder:handbook`, `gdrive:…`, `notes`. */
+  source: string;
+  /** Stable id of the document within its source (a relative path, a Drive file id). */
+  docId: string;
+  title: string;
+  /** Link or path shown in citations. */
+  uri: string;
+  mime: string;
+  /** Last modification time, ms since epoch. */
+  modifiedAt: number;
+  acl: Principal[];
+}
+
+/** Search request. */
+export interface SearchOptions {
+  tenantId: string;
+  /** The asker's principals; a chunk matches when its acl shares at least one. */
+  principals: Principal[];
+  /** Maximum number of documents returned (default 5). */
+  limit?: number;
+  /** Restrict to these source ids. */
+  sources?: string[];
+  /** Only documents modified at or after this time (ms since epoch). */
+  since?: number;
+}
+
+/** One document found by a search, with its best passage. */
+export interface SearchHit {
+  doc: DocumentMeta;
+  /** Document score after aggregation; comparable only within one search. */
+  score: number;
+  /** Relevance in 0..1 used to decide whether memory answers the question at all. */
+  confidence: number;
+  /** The best-matching chunk of the document. */
+  best: { chunkIndex: number; headings: string[]; text: string; snippet: string };
+  /** Further good passages of the same document, best first. */
+  passages: { chunkIndex: number; headings: string[]; text: string; snippet: string; score: number }[];
+}
+
+export interface SearchResult {
+  hits: SearchHit[];
+  /** "fts" or "hybrid". */
+  mode: "fts" | "hybrid";
+  /** How long the search took, ms. */
+  tookMs: number;
+}
