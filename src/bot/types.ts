@@ -44,6 +44,11 @@ export interface Bot {
    * @returns false when that user already rated that answer (the first rating stays) or the answer is unknown.
    */
   recordFeedback(input: FeedbackInput): Promise<boolean>;
+  /**
+   * Whether Atom already took part in this thread (it has stored turns there), so that a plain
+   * follow-up message without a mention is meant for Atom.
+   */
+  isInThread(ref: { tenantId: string; platform: ChatMessage["platform"]; channelId: string; threadId: string }): Promise<boolean>;
   /** Registers extra status lines. */
   addStatusContributor(fn: StatusContributor): void;
 }
