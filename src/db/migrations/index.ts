@@ -1,5 +1,6 @@
 import type { Migration } from "../migrate.ts";
 import { m001Core } from "./001_core.ts";
+import { m003Teams } from "./003_teams.ts";
 
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
-export const migrations: Migration[] = [m001Core];
+export const migrations: Migration[] = [m001Core, m003Teams];

@@ -1,0 +1,294 @@
+/**
+ * A loopback fake of the Bot Framework Connector service (the `serviceUrl` Teams puts in each
+ * activity), speaking the v3 REST wire format the botbuilder `ConnectorClient` uses:
+ *
+ * - `POST /v3/conversations/{conversationId}/activities/{activityId}` — reply to an activity
+ * - `POST /v3/conversations/{conversationId}/activities` — send to a conversation
+ * - `PUT  /v3/conversations/{conversationId}/activities/{activityId}` — update an activity
+ * - `GET  /v3/conversations/{conversationId}/members/{memberId}` — one member (TeamsInfo.getMember)
+ * - `POST /v3/conversations` — create a conversation (proactive 1:1)
+ * - `GET  /files/{token}/{name}` — pre-authenticated file downloads (`addFile`)
+ *
+ * Conversation ids arrive URL-encoded (`19%3Aabc%40thread.tacv2%3Bmessageid%3D1`) and are decoded.
+ * Errors use the connector's `{ error: { code, message } }` body. Every request is recorded.
+ * Reference: https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference
+ */
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** One request the fake received. */
+export interface ConnectorCall {
+  method: string;
+  /** Raw request path (still URL-encoded). */
+  path: string;
+  /** What the request did. */
+  kind: "reply" | "send" | "update" | "member" | "createConversation" | "file" | "unknown";
+  /** Decoded conversation id from the path, when the route has one. */
+  conversationId?: string;
+  /** Decoded activity id (reply target or updated activity), when the route has one. */
+  activityId?: string;
+  memberId?: string;
+  /** Parsed JSON body (null for GET). */
+  body: Record<string, unknown> | null;
+  /** Request headers, lower-case names. */
+  headers: Record<string, string | string[] | undefined>;
+  /** Status the fake answered with. */
+  status: number;
+}
+
+/** A member TeamsInfo can look up. */
+export interface FakeMember {
+  id: string;
+  name?: string;
+  aadObjectId?: string;
+  email?: string;
+  userPrincipalName?: string;
+  tenantId?: string;
+}
+
+/** A failure to inject for the next matching request(s). */
+export interface InjectedFailure {
+  status: number;
+  /** Only requests of this kind fail (default: any). */
+  kind?: ConnectorCall["kind"];
+  /** Only requests for this conversation id fail (default: any). */
+  conversationId?: string;
+  /** `Retry-After` header in seconds (for 429). */
+  retryAfter?: number;
+  /** How many requests fail (default 1). */
+  times?: number;
+}
+
+/** The running fake. */
+export interface FakeBotConnector {
+  /** The serviceUrl to put in activities, with a trailing slash. */
+  url: string;
+  /** Every request, in arrival order. */
+  calls: ConnectorCall[];
+  /** Activities posted (reply + send) with the decoded conversation id they targeted. */
+  posted(): Array<ConnectorCall & { body: Record<string, unknown> }>;
+  /** Message (non-typing) activities posted. */
+  messages(): Array<ConnectorCall & { body: Record<string, unknown> }>;
+  /** Registers a member for `GET …/members/{id}` (any conversation). */
+  addMember(member: FakeMember): void;
+  /** Serves `bytes` at a pre-authenticated download URL and returns that URL. */
+  addFile(name: string, bytes: Buffer | Uint8Array, contentType?: string): string;
+  /** Makes matching requests fail with `status` (403, 404, 429 + Retry-After, 5xx). */
+  fail(f: InjectedFailure): void;
+  /** Permanently answers every request for this conversation with `status` (e.g. 403 bot removed). */
+  blockConversation(conversationId: string, status: 403 | 404): void;
+  /** Resolves when `predicate` holds for the recorded calls; rejects after `timeoutMs`. */
+  waitFor(predicate: (calls: ConnectorCall[]) => boolean, timeoutMs?: number): Promise<void>;
+  /** Forgets recorded calls, failures and blocks (members and files stay). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const ERROR_CODES: Record<number, string> = {
+  400: "BadArgument",
+  401: "Unauthorized",
+  403: "BotNotInConversationRoster",
+  404: "ConversationNotFound",
+  429: "Throttled",
+  500: "InternalServerError",
+  502: "BadGateway",
+  503: "ServiceUnavailable",
+};
+
+/** Starts the fake on 127.0.0.1 (random port). */
+export async function startFakeBotConnector(): Promise<FakeBotConnector> {
+  const calls: ConnectorCall[] = [];
+  const members = new Map<string, FakeMember>();
+  const files = new Map<string, { bytes: Buffer; contentType: string }>();
+  let failures: Array<InjectedFailure & { left: number }> = [];
+  let blocked = new Map<string, number>();
+  let waiters: Array<() => void> = [];
+
+  const notify = () => {
+    for (const w of waiters) w();
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      let body: Record<string, unknown> | null = null;
+      if (raw.length > 0) {
+        try {
+          body = JSON.parse(raw) as Record<string, unknown>;
+        } catch {
+          body = { _raw: raw };
+        }
+      }
+      const path = (req.url ?? "/").split("?")[0] ?? "/";
+      const method = req.method ?? "GET";
+      const call: ConnectorCall = { method, path, kind: "unknown", body, headers: req.headers, status: 0 };
+      route(call, res);
+      calls.push(call);
+      notify();
+    });
+  });
+
+  const sendJson = (
+    call: ConnectorCall,
+    res: http.ServerResponse,
+    status: number,
+    json: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    call.status = status;
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
+    res.end(JSON.stringify(json));
+  };
+  const sendError = (
+    call: ConnectorCall,
+    res: http.ServerResponse,
+    status: number,
+    headers: Record<string, string> = {},
+  ) =>
+    sendJson(
+      call,
+      res,
+      status,
+      { error: { code: ERROR_CODES[status] ?? "Error", message: `fake connector: ${status}` } },
+      headers,
+    );
+
+  function route(call: ConnectorCall, res: http.ServerResponse) {
+    const seg = call.path.split("/").filter(Boolean);
+    const dec = (s: string | undefined) => (s === undefined ? undefined : decodeURIComponent(s));
+    if (seg[0] === "files" && call.method === "GET" && seg.length >= 2) {
+      call.kind = "file";
+      const f = files.get(seg[1] ?? "");
+      if (!f) return sendError(call, res, 404);
+      call.status = 200;
+      res.writeHead(200, { "content-type": f.contentType, "content-length": String(f.bytes.length) });
+      res.end(f.bytes);
+      return;
+    }
+    if (seg[0] !== "v3" || seg[1] !== "conversations") return sendError(call, res, 404);
+    if (seg.length === 2 && call.method === "POST") call.kind = "createConversation";
+    else if (seg.length >= 3) {
+      call.conversationId = dec(seg[2]);
+      if (seg[3] === "activities" && seg.length === 4 && call.method === "POST") call.kind = "send";
+      else if (seg[3] === "activities" && seg.length === 5 && call.method === "POST") {
+        call.kind = "reply";
+        call.activityId = dec(seg[4]);
+      } else if (seg[3] === "activities" && seg.length === 5 && call.method === "PUT") {
+        call.kind = "update";
+        call.activityId = dec(seg[4]);
+      } else if (seg[3] === "members" && seg.length === 5 && call.method === "GET") {
+        call.kind = "member";
+        call.memberId = dec(seg[4]);
+      }
+    }
+    if (call.kind === "unknown") return sendError(call, res, 404);
+
+    const blockedStatus = call.conversationId ? blocked.get(call.conversationId) : undefined;
+    if (blockedStatus) return sendError(call, res, blockedStatus);
+    const failure = failures.find(
+      (f) =>
+        f.left > 0 &&
+        (!f.kind || f.kind === call.kind) &&
+        (!f.conversationId || f.conversationId === call.conversationId),
+    );
+    if (failure) {
+      failure.left -= 1;
+      const headers: Record<string, string> =
+        failure.retryAfter !== undefined ? { "retry-after": String(failure.retryAfter) } : {};
+      return sendError(call, res, failure.status, headers);
+    }
+
+    switch (call.kind) {
+      case "reply":
+      case "send":
+        if (!call.body || typeof call.body.type !== "string") return sendError(call, res, 400);
+        return sendJson(call, res, 200, { id: `${Date.now()}${Math.floor(Math.random() * 1000)}` });
+      case "update":
+        return sendJson(call, res, 200, { id: call.activityId });
+      case "member": {
+        const m = members.get(call.memberId ?? "");
+        if (!m)
+          return sendJson(call, res, 404, {
+            error: { code: "MemberNotFoundInConversation", message: "member not found" },
+          });
+        return sendJson(call, res, 200, {
+          id: m.id,
+          name: m.name,
+          aadObjectId: m.aadObjectId,
+          email: m.email,
+          userPrincipalName: m.userPrincipalName,
+          tenantId: m.tenantId,
+          userRole: "user",
+        });
+      }
+      case "createConversation": {
+        const id = `a:${randomUUID()}`;
+        return sendJson(call, res, 200, { id, activityId: `${Date.now()}`, serviceUrl: url });
+      }
+      default:
+        return sendError(call, res, 404);
+    }
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}/`;
+
+  const isPost = (c: ConnectorCall): c is ConnectorCall & { body: Record<string, unknown> } =>
+    (c.kind === "reply" || c.kind === "send") && c.body !== null;
+
+  return {
+    url,
+    calls,
+    posted: () => calls.filter(isPost),
+    messages: () => calls.filter(isPost).filter((c) => c.body.type === "message"),
+    addMember(member) {
+      members.set(member.id, member);
+    },
+    addFile(name, bytes, contentType = "application/octet-stream") {
+      const token = randomUUID();
+      files.set(token, { bytes: Buffer.from(bytes), contentType });
+      return `${url}files/${token}/${encodeURIComponent(name)}`;
+    },
+    fail(f) {
+      failures.push({ ...f, left: f.times ?? 1 });
+    },
+    blockConversation(conversationId, status) {
+      blocked.set(conversationId, status);
+    },
+    waitFor(predicate, timeoutMs = 10_000) {
+      return new Promise<void>((resolve, reject) => {
+        if (predicate(calls)) return resolve();
+        const check = () => {
+          if (predicate(calls)) {
+            clearTimeout(timer);
+            waiters = waiters.filter((w) => w !== check);
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters = waiters.filter((w) => w !== check);
+          reject(
+            new Error(
+              `fake connector: condition not met in ${timeoutMs} ms; calls: ${calls.map((c) => `${c.method} ${c.path} ${c.status}`).join(", ")}`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.push(check);
+      });
+    },
+    reset() {
+      calls.length = 0;
+      failures = [];
+      blocked = new Map();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
