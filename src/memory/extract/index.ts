@@ -1,0 +1,184 @@
+import type { ExtractedDocument, ExtractedSection } from "../types.ts";
+import { extractDocx } from "./docx.ts";
+import { ExtractError, toExtractError } from "./errors.ts";
+import { extractHtml } from "./html.ts";
+import { extractMarkdown } from "./markdown.ts";
+import { extractPdf } from "./pdf.ts";
+import { extractPptx } from "./pptx.ts";
+import { decodeText, extractCsv, extractPlainText } from "./text.ts";
+import { extractXlsx } from "./xlsx.ts";
+
+export { ExtractError } from "./errors.ts";
+export { extractMarkdown } from "./markdown.ts";
+
+type Format = "markdown" | "text" | "csv" | "html" | "pdf" | "docx" | "pptx" | "xlsx";
+
+const BY_EXTENSION: Record<string, { format: Format; mime: string }> = {
+  ".md": { format: "markdown", mime: "text/markdown" },
+  ".markdown": { format: "markdown", mime: "text/markdown" },
+  ".txt": { format: "text", mime: "text/plain" },
+  ".csv": { format: "csv", mime: "text/csv" },
+  ".tsv": { format: "csv", mime: "text/tab-separated-values" },
+  ".html": { format: "html", mime: "text/html" },
+  ".htm": { format: "html", mime: "text/html" },
+  ".pdf": { format: "pdf", mime: "application/pdf" },
+  ".docx": {
+    format: "docx",
+    mime: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  },
+  ".pptx": {
+    format: "pptx",
+    mime: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+  },
+  ".xlsx": { format: "xlsx", mime: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" },
+};
+
+/** MIME types accepted when the file name has no known extension (parameters like charset ignored). */
+const BY_MIME: Record<string, Format> = {
+  "text/markdown": "markdown",
+  "text/x-markdown": "markdown",
+  "text/plain": "text",
+  "text/csv": "csv",
+  "text/tab-separated-values": "csv",
+  "text/html": "html",
+  "application/xhtml+xml": "html",
+  "application/pdf": "pdf",
+  ...Object.fromEntries(
+    Object.values(BY_EXTENSION)
+      .filter((e) => e.mime.startsWith("application/vnd."))
+      .map((e) => [e.mime, e.format]),
+  ),
+};
+
+const TEXT_FORMATS = new Set<Format>(["markdown", "text", "csv", "html"]);
+
+/** Human label used in failure reasons ("PDF is damaged: …"). */
+const LABEL: Record<Format, string> = {
+  markdown: "Markdown file",
+  text: "Text file",
+  csv: "CSV file",
+  html: "HTML file",
+  pdf: "PDF",
+  docx: "Word document",
+  pptx: "PowerPoint file",
+  xlsx: "Excel workbook",
+};
+
+/** File extensions Atom can extract, lower-case with the leading dot. */
+export const SUPPORTED_EXTENSIONS: readonly string[] = Object.freeze(Object.keys(BY_EXTENSION));
+
+/** Default time limit for extracting one file, ms. */
+export const EXTRACT_TIMEOUT_MS = 30_000;
+
+function extensionOf(fileName: string): string {
+  const base = fileName.replace(/^.*[\\/]/, "");
+  const dot = base.lastIndexOf(".");
+  return dot > 0 ? base.slice(dot).toLowerCase() : "";
+}
+
+/** True when the file's extension (case-insensitive) is one of {@link SUPPORTED_EXTENSIONS}. */
+export function isSupportedFile(fileName: string): boolean {
+  return extensionOf(fileName) in BY_EXTENSION;
+}
+
+/** MIME type for a file name by extension; `application/octet-stream` when unknown. */
+export function mimeFromFileName(fileName: string): string {
+  return BY_EXTENSION[extensionOf(fileName)]?.mime ?? "application/octet-stream";
+}
+
+function formatOf(fileName: string, mime?: string): Format | undefined {
+  const byExt = BY_EXTENSION[extensionOf(fileName)]?.format;
+  if (byExt) return byExt;
+  const m = mime?.split(";")[0]?.trim().toLowerCase();
+  return m ? BY_MIME[m] : undefined;
+}
+
+async function run(format: Format, bytes: Buffer, fileName: string): Promise<ExtractedDocument> {
+  switch (format) {
+    case "markdown":
+      return extractMarkdown(decodeText(bytes));
+    case "text":
+      return extractPlainText(decodeText(bytes));
+    case "csv":
+      return extractCsv(decodeText(bytes));
+    case "html":
+      return extractHtml(bytes);
+    case "pdf":
+      return extractPdf(bytes, fileName);
+    case "docx":
+      return extractDocx(bytes, fileName);
+    case "pptx":
+      return extractPptx(bytes, fileName);
+    case "xlsx":
+      return extractXlsx(bytes);
+  }
+}
+
+// Control characters other than tab and newline (e.g. NUL from PDFs) are dropped from the output.
+const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+
+function clean(doc: ExtractedDocument): ExtractedDocument {
+  const sections: ExtractedSection[] = [];
+  for (const s of doc.sections) {
+    const text = s.text.replace(CONTROL_RE, "").trim();
+    if (!text) continue;
+    const headings = s.headings
+      .map((h) => h.replace(CONTROL_RE, "").replace(/\s+/g, " ").trim())
+      .filter(Boolean);
+    sections.push({ headings, text });
+  }
+  const title = doc.title?.replace(CONTROL_RE, "").replace(/\s+/g, " ").trim();
+  return title ? { title, sections } : { sections };
+}
+
+/**
+ * Extracts the text of one file, with its structure, for indexing.
+ *
+ * The extractor is chosen by the file name's extension (see {@link SUPPORTED_EXTENSIONS}), or by
+ * `mime` when the extension is unknown (e.g. a Drive export without a suffix). Returns the
+ * document's own title when it has one and its sections in reading order (`headings` = heading
+ * path outermost-first; `text` = paragraphs separated by a blank line). Empty sections are dropped.
+ *
+ * An empty text file (md, txt, csv, html) gives a document without sections.
+ * Every failure becomes an {@link ExtractError} with a short human `reason`: "file is empty"
+ * (0-byte PDF/Office file),
+ * "unsupported file type .xyz", "PDF is damaged: …", "PDF has no text layer", "… timed out after
+ * 30 s". A parser that runs longer than `timeoutMs` (default {@link EXTRACT_TIMEOUT_MS}) is
+ * abandoned (its promise is ignored).
+ */
+export async function extractDocument(input: {
+  bytes: Buffer;
+  fileName: string;
+  mime?: string;
+  timeoutMs?: number;
+}): Promise<ExtractedDocument> {
+  const { bytes, fileName, mime } = input;
+  const format = formatOf(fileName, mime);
+  if (!format) {
+    const ext = extensionOf(fileName);
+    throw new ExtractError(
+      ext ? `unsupported file type ${ext}` : `unsupported file type (${mime || "no extension"})`,
+    );
+  }
+  if (bytes.length === 0) {
+    // An empty text file is a valid, empty document; an empty PDF or Office file is broken.
+    if (TEXT_FORMATS.has(format)) return { sections: [] };
+    throw new ExtractError("file is empty");
+  }
+  const timeoutMs = input.timeoutMs ?? EXTRACT_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ExtractError(`${LABEL[format]} timed out after ${Math.round(timeoutMs / 1000)} s`)),
+      timeoutMs,
+    );
+  });
+  try {
+    const doc = await Promise.race([Promise.resolve().then(() => run(format, bytes, fileName)), timeout]);
+    return clean(doc);
+  } catch (err) {
+    throw toExtractError(err, `${LABEL[format]} is damaged`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
