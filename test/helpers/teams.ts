@@ -82,7 +82,7 @@ export function teamsMessage(o: ActivityOptions): Record<string, unknown> {
 }
 
 /** A mention entity as Teams sends it (`text` is the literal `<at>Name</at>` in the message). */
-export function mention(who: { id: string; name: string }): Record<string, unknown> {
+export function mention(who: { id: string; name: string }): { type: string } & Record<string, unknown> {
   return { type: "mention", text: `<at>${who.name}</at>`, mentioned: { id: who.id, name: who.name } };
 }
 

@@ -16,9 +16,14 @@ import {
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
   type ConversationReference,
+  type InvokeResponse,
   TurnContext,
 } from "botbuilder";
-import type { ConnectorClient } from "botframework-connector";
+import {
+  type AuthenticateRequestResult,
+  AuthenticationError,
+  type ConnectorClient,
+} from "botframework-connector";
 import type { Hono } from "hono";
 import type { Bot, FeedbackInput } from "../../bot/types.ts";
 import type { Reply } from "../../bot/reply.ts";
@@ -71,6 +76,17 @@ export interface TeamsAdapter {
   idle(): Promise<void>;
   /** Waits for answers in progress, then stops accepting work. */
   close(): Promise<void>;
+}
+
+/**
+ * `CloudAdapter` whose turn entry point takes an already authenticated request, so the HTTP route
+ * can answer 401 itself (and log without the token) before any turn starts.
+ */
+class AtomCloudAdapter extends CloudAdapter {
+  /** Runs one authenticated activity through the bot pipeline; returns the invoke response, if any. */
+  run(auth: AuthenticateRequestResult, activity: Activity, logic: (context: TurnContext) => Promise<void>) {
+    return this.processActivity(auth, activity, logic);
+  }
 }
 
 /** Raised by the Messenger when Teams no longer accepts messages for a conversation (403/404). */
@@ -134,7 +150,7 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
     MicrosoftAppType: authenticated ? env.MICROSOFT_APP_TYPE : "MultiTenant",
     MicrosoftAppTenantId: env.MICROSOFT_APP_TENANT_ID ?? "",
   });
-  const adapter = new CloudAdapter(auth);
+  const adapter = new AtomCloudAdapter(auth);
   adapter.onTurnError = async (_context, err) => {
     log.error({ error: describe(err) }, "teams turn failed");
   };
@@ -421,38 +437,35 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
       if (!body || typeof body !== "object" || Array.isArray(body)) {
         return finish(c.json({ error: "the body must be a JSON Bot Framework activity" }, 400));
       }
-      const headers: Record<string, string> = {};
-      c.req.raw.headers.forEach((v, k) => {
-        headers[k] = v;
-      });
-      let status = 200;
-      let payload: unknown;
-      const res = {
-        socket: null,
-        status(code: number) {
-          status = code;
-        },
-        header(_name: string, _value: unknown) {},
-        send(b: unknown) {
-          payload = b;
-        },
-        end() {},
-      };
+      const activity = body as Activity;
+      if (typeof activity.type !== "string" || activity.type.length === 0) {
+        return finish(c.json({ error: "the activity has no type" }, 400));
+      }
+      let authResult: AuthenticateRequestResult;
       try {
-        await adapter.process(
-          { body: body as Record<string, unknown>, headers, method: "POST" },
-          res,
-          onTurn,
-        );
+        authResult = await auth.authenticateRequest(activity, c.req.header("authorization") ?? "");
+      } catch (err) {
+        if (err instanceof AuthenticationError || statusOf(err) === 401) {
+          log.warn(
+            { reason: describe(err), serviceUrl: String(activity.serviceUrl ?? "").slice(0, 200) },
+            "teams: rejected an activity without a valid token",
+          );
+          return finish(c.json({ error: "unauthorized" }, 401));
+        }
+        log.error({ error: describe(err) }, "teams: authenticating the activity failed");
+        return finish(c.json({ error: "internal error" }, 500));
+      }
+      let invokeResponse: InvokeResponse | undefined;
+      try {
+        invokeResponse = await adapter.run(authResult, activity, onTurn);
       } catch (err) {
         log.error({ error: describe(err) }, "teams: processing the activity failed");
         return finish(c.json({ error: "internal error" }, 500));
       }
-      if (status === 401) return finish(c.json({ error: "unauthorized" }, 401));
-      if (status >= 500) return finish(c.json({ error: "internal error" }, 500));
-      if (payload === undefined || payload === null) return finish(c.body(null, status as 200));
-      if (typeof payload === "string") return finish(c.json({ error: payload }, status as 400));
-      return finish(c.json(payload as object, status as 200));
+      const status = (invokeResponse?.status ?? 200) as 200;
+      if (invokeResponse?.body === undefined || invokeResponse.body === null)
+        return finish(c.body(null, status));
+      return finish(c.json(invokeResponse.body as object, status));
     });
   };
 
@@ -463,12 +476,18 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
     fn: (client: ConnectorClient) => Promise<T>,
   ): Promise<T> {
     let out: T | undefined;
+    let failure: { err: unknown } | undefined;
     let done = false;
     await adapter.continueConversationAsync(appId, ref, async (ctx) => {
       const client = ctx.turnState.get(adapter.ConnectorClientKey) as ConnectorClient;
-      out = await fn(client);
-      done = true;
+      try {
+        out = await fn(client);
+        done = true;
+      } catch (err) {
+        failure = { err };
+      }
     });
+    if (failure) throw failure.err;
     if (!done) throw new Error("teams: proactive turn did not run");
     return out as T;
   }

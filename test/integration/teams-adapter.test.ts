@@ -1,0 +1,534 @@
+/**
+ * The Teams adapter with the real botbuilder CloudAdapter against the loopback fake Bot Connector,
+ * with a small recording Bot (the bot core is exercised by the e2e test).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { serve, type ServerType } from "@hono/node-server";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createTeamsAdapter, type TeamsAdapter } from "../../src/adapters/teams/index.ts";
+import type { ChatMessage } from "../../src/adapters/types.ts";
+import { makeReply } from "../../src/bot/reply.ts";
+import type { Bot, FeedbackInput, HandleOptions } from "../../src/bot/types.ts";
+import { loadConfig } from "../../src/config.ts";
+import { migrate, openPglite, type Db } from "../../src/db/index.ts";
+import { silentLogger } from "../../src/observability/logger.ts";
+import { createApp } from "../../src/server/app.ts";
+import { type FakeBotConnector, startFakeBotConnector } from "./fakes/botframework.ts";
+import {
+  botAddedUpdate,
+  cardActionInvoke,
+  fileAttachment,
+  installationUpdate,
+  mention,
+  postActivity,
+  TEST_BOT,
+  TEST_USER,
+  teamsMessage,
+} from "../helpers/teams.ts";
+
+/** A Bot that records what it got and answers with a citation and feedback buttons. */
+class RecordingBot implements Bot {
+  handled: ChatMessage[] = [];
+  feedback: FeedbackInput[] = [];
+  threads = new Set<string>();
+  delayMs = 0;
+  async handle(msg: ChatMessage, opts?: HandleOptions) {
+    this.handled.push(msg);
+    this.threads.add(msg.threadId);
+    if (msg.files.length > 0 && opts?.progress) {
+      const bytes = await msg.files[0]?.download?.();
+      await opts.progress(
+        makeReply({ intent: "transcribe", text: `Got ${bytes?.length ?? 0} bytes of ${msg.files[0]?.name}` }),
+      );
+    }
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const answerId = `ans-${this.handled.length}`;
+    return makeReply({
+      intent: "ask",
+      text: `You asked: ${msg.text} [1]`,
+      citations: [
+        {
+          n: 1,
+          title: "Spending company money",
+          uri: "spending-company-money.md",
+          heading: null,
+          snippet: "Budget",
+        },
+      ],
+      actions: [
+        { id: "feedback_up", label: "👍", value: answerId },
+        { id: "feedback_down", label: "👎", value: answerId },
+      ],
+      answerId,
+    });
+  }
+  async recordFeedback(input: FeedbackInput) {
+    if (this.feedback.some((f) => f.answerId === input.answerId && f.userId === input.userId)) return false;
+    this.feedback.push(input);
+    return true;
+  }
+  async isInThread(ref: { threadId: string }) {
+    return this.threads.has(ref.threadId);
+  }
+  addStatusContributor() {}
+}
+
+interface Running {
+  teams: TeamsAdapter;
+  url: string;
+  server: ServerType;
+  close(): Promise<void>;
+}
+
+async function startTeams(db: Db, bot: Bot, env: Record<string, string> = {}): Promise<Running> {
+  const config = loadConfig({ ATOM_DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env });
+  const teams = createTeamsAdapter({ config, db, bot, logger: silentLogger, typingIntervalMs: 60_000 });
+  const app = createApp({ logger: silentLogger, readiness: [], routes: [teams.routes] });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    teams,
+    server,
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      await teams.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+let dataDir: string;
+let db: Db;
+let fake: FakeBotConnector;
+let bot: RecordingBot;
+let run: Running;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atom-teams-"));
+  db = await openPglite(path.join(dataDir, "pglite"));
+  await migrate(db);
+  fake = await startFakeBotConnector();
+  fake.addMember({
+    id: TEST_USER.id,
+    name: TEST_USER.name,
+    aadObjectId: TEST_USER.aadObjectId,
+    email: "Dana.Fox@Example.com",
+  });
+  bot = new RecordingBot();
+  run = await startTeams(db, bot);
+});
+
+afterAll(async () => {
+  await run?.close();
+  await fake?.close();
+  await db?.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  fake.reset();
+});
+
+const conversationRows = async () =>
+  (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM teams_conversations")).rows[0]?.n ?? 0;
+
+describe("Teams adapter (real CloudAdapter, fake Bot Connector)", () => {
+  it("answers a personal chat message in the chat: typing first, then a card reply to the activity", async () => {
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "personal",
+      text: "what is the home office budget?",
+    });
+    const res = await postActivity(run.url, activity);
+    expect(res.status).toBe(200);
+    await fake.waitFor(() => fake.messages().length === 1);
+    const posted = fake.posted();
+    expect(posted[0]?.body.type).toBe("typing");
+    const reply = fake.messages()[0];
+    expect(reply?.kind).toBe("reply");
+    expect(reply?.conversationId).toBe(activity.conversation && (activity.conversation as { id: string }).id);
+    expect(reply?.activityId).toBe(activity.id);
+    expect(JSON.stringify(reply?.body.attachments)).toContain(
+      "You asked: what is the home office budget? [1]",
+    );
+    const msg = bot.handled.at(-1);
+    expect(msg).toMatchObject({
+      platform: "teams",
+      tenantId: "default",
+      isDirect: true,
+      userId: TEST_USER.aadObjectId,
+    });
+    // Personal chat: the asker's e-mail comes from the member lookup (TeamsInfo route).
+    expect(msg?.userEmail).toBe("dana.fox@example.com");
+    expect(fake.calls.some((c) => c.kind === "member" && c.memberId === TEST_USER.id)).toBe(true);
+  });
+
+  it("(a) keeps every outgoing activity of a channel thread in that thread", async () => {
+    const thread = "19:abc123def@thread.tacv2;messageid=1717000000123";
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "channel",
+      conversationId: thread,
+      text: "<at>Ask Bot</at> what is the travel policy?",
+      entities: [mention(TEST_BOT)],
+    });
+    expect((await postActivity(run.url, activity)).status).toBe(200);
+    await fake.waitFor(() => fake.messages().length === 1);
+    await run.teams.idle();
+    const posted = fake.posted();
+    expect(posted.length).toBeGreaterThanOrEqual(2);
+    for (const c of posted) expect(c.conversationId).toBe(thread);
+    expect(fake.calls.filter((c) => c.conversationId === "19:abc123def@thread.tacv2")).toHaveLength(0);
+    expect(fake.messages()[0]?.activityId).toBe(activity.id);
+    const msg = bot.handled.at(-1);
+    expect(msg).toMatchObject({
+      isDirect: false,
+      channelId: "19:abc123def@thread.tacv2",
+      threadId: thread,
+      mentionsBot: true,
+    });
+    expect(msg?.userEmail).toBeUndefined();
+  });
+
+  it("starts a thread under a channel post that arrives with a bare channel id", async () => {
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "channel",
+      conversationId: "19:abc123def@thread.tacv2",
+      id: "1717000000777",
+      text: "<at>Ask Bot</at> hi",
+      entities: [mention(TEST_BOT)],
+    });
+    await postActivity(run.url, activity);
+    await fake.waitFor(() => fake.messages().length === 1);
+    for (const c of fake.posted())
+      expect(c.conversationId).toBe("19:abc123def@thread.tacv2;messageid=1717000000777");
+  });
+
+  it("(b) removes only the bot mention and normalises the text", async () => {
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "groupChat",
+      text: "<at>Ask Bot</at>&nbsp;summarize <at>Dana Fox</at> notes\r\n",
+      entities: [mention(TEST_BOT), mention({ id: TEST_USER.id, name: "Dana Fox" })],
+    });
+    await postActivity(run.url, activity);
+    await fake.waitFor(() => fake.messages().length === 1);
+    expect(bot.handled.at(-1)?.text).toBe("summarize Dana Fox notes");
+    expect(fake.messages()[0]?.conversationId).toBe("19:group-chat-1@thread.v2");
+  });
+
+  it("ignores channel messages that neither mention the bot nor continue its thread", async () => {
+    const before = bot.handled.length;
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "channel",
+      conversationId: "19:other@thread.tacv2;messageid=42",
+      text: "lunch?",
+    });
+    expect((await postActivity(run.url, activity)).status).toBe(200);
+    await run.teams.idle();
+    expect(bot.handled.length).toBe(before);
+    expect(fake.posted()).toHaveLength(0);
+  });
+
+  it("answers a redelivered activity once", async () => {
+    const activity = teamsMessage({ serviceUrl: fake.url, kind: "personal", text: "duplicate please" });
+    const [r1, r2] = await Promise.all([postActivity(run.url, activity), postActivity(run.url, activity)]);
+    expect([r1.status, r2.status]).toEqual([200, 200]);
+    await run.teams.idle();
+    await postActivity(run.url, activity);
+    await run.teams.idle();
+    expect(fake.messages()).toHaveLength(1);
+    expect(bot.handled.filter((m) => m.text === "duplicate please")).toHaveLength(1);
+  });
+
+  it("acks before the answer is ready and keeps typing", async () => {
+    bot.delayMs = 1500;
+    try {
+      const started = Date.now();
+      const res = await postActivity(
+        run.url,
+        teamsMessage({ serviceUrl: fake.url, kind: "personal", text: "slow one" }),
+      );
+      expect(res.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(fake.posted().map((c) => c.body.type)).toEqual(["typing"]);
+      await fake.waitFor(() => fake.messages().length === 1, 5000);
+    } finally {
+      bot.delayMs = 0;
+    }
+  });
+
+  it("hands attachments to the bot as downloadable files and posts progress in the same thread", async () => {
+    const url = fake.addFile("note.m4a", Buffer.from("fake-audio-bytes"), "audio/mp4");
+    const thread = "19:abc123def@thread.tacv2;messageid=1717000000900";
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "channel",
+      conversationId: thread,
+      text: "<at>Ask Bot</at>",
+      entities: [mention(TEST_BOT)],
+      attachments: [fileAttachment("note.m4a", url)],
+    });
+    await postActivity(run.url, activity);
+    await fake.waitFor(() => fake.messages().length === 2);
+    const [progress, final] = fake.messages();
+    expect(JSON.stringify(progress?.body)).toContain("Got 16 bytes of note.m4a");
+    expect(progress?.conversationId).toBe(thread);
+    expect(final?.conversationId).toBe(thread);
+    const download = fake.calls.find((c) => c.kind === "file");
+    expect(download?.headers.authorization).toBeUndefined();
+    expect(bot.handled.at(-1)?.files[0]).toMatchObject({ name: "note.m4a", filetype: "m4a" });
+  });
+
+  it("(e) records card feedback once, however often the invoke arrives", async () => {
+    const before = bot.feedback.length;
+    const invoke = cardActionInvoke({
+      serviceUrl: fake.url,
+      kind: "personal",
+      verb: "atom",
+      data: { atomAction: "feedback_up", value: "ans-77", answerId: "ans-77" },
+    });
+    const r1 = await postActivity(run.url, invoke);
+    expect(r1.status).toBe(200);
+    expect(await r1.json()).toMatchObject({
+      statusCode: 200,
+      type: "application/vnd.microsoft.activity.message",
+      value: "Thanks for the feedback!",
+    });
+    const r2 = await postActivity(run.url, invoke);
+    expect(r2.status).toBe(200);
+    // Pressed again (a new invoke activity): the first rating stays.
+    const again = await postActivity(run.url, { ...invoke, id: `${invoke.id}-2` });
+    expect(((await again.json()) as { value: string }).value).toMatch(/already recorded/);
+    expect(bot.feedback.length - before).toBe(1);
+    expect(bot.feedback.at(-1)).toMatchObject({
+      answerId: "ans-77",
+      rating: "up",
+      platform: "teams",
+      tenantId: "default",
+    });
+    expect(fake.posted()).toHaveLength(0);
+  });
+
+  it("records feedback from Teams' built-in feedback buttons on a sent answer", async () => {
+    const activity = teamsMessage({ serviceUrl: fake.url, kind: "personal", text: "rate me" });
+    await postActivity(run.url, activity);
+    await fake.waitFor(() => fake.messages().length === 1);
+    await run.teams.idle();
+    const replyId = await db.query<{ activity_id: string; answer_id: string }>(
+      "SELECT activity_id, answer_id FROM teams_sent_messages ORDER BY created_at DESC LIMIT 1",
+    );
+    const row = replyId.rows[0];
+    expect(row).toBeDefined();
+    const invoke = {
+      ...teamsMessage({ serviceUrl: fake.url, kind: "personal" }),
+      type: "invoke",
+      name: "message/submitAction",
+      replyToId: row?.activity_id,
+      value: {
+        actionName: "feedback",
+        actionValue: { reaction: "dislike", feedback: '{"feedbackText":"wrong"}' },
+      },
+    };
+    expect((await postActivity(run.url, invoke)).status).toBe(200);
+    expect(bot.feedback.at(-1)).toMatchObject({ answerId: row?.answer_id, rating: "down" });
+  });
+
+  it("stores references from conversationUpdate and marks them inactive on uninstall", async () => {
+    const conv = "19:installed-here@thread.tacv2";
+    await postActivity(
+      run.url,
+      botAddedUpdate({ serviceUrl: fake.url, kind: "channel", conversationId: conv }),
+    );
+    const row = await run.teams.references.get("default", conv);
+    expect(row).toMatchObject({ active: true, conversationType: "channel", channelId: conv });
+    expect(row?.teamsTenantId).toBe("72f988bf-0000-4000-8000-000000000001");
+    await postActivity(
+      run.url,
+      installationUpdate({ serviceUrl: fake.url, kind: "channel", conversationId: conv, action: "remove" }),
+    );
+    expect((await run.teams.references.get("default", conv))?.active).toBe(false);
+  });
+
+  it("rejects malformed bodies with 400", async () => {
+    const res = await fetch(`${run.url}/api/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{nope",
+    });
+    expect(res.status).toBe(400);
+    const arr = await fetch(`${run.url}/api/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "[]",
+    });
+    expect(arr.status).toBe(400);
+  });
+});
+
+describe("proactive messages (Messenger)", () => {
+  it("(c) sends from the stored reference after a restart, on the first try", async () => {
+    const conv = "19:abc123def@thread.tacv2;messageid=1717000000500";
+    await postActivity(
+      run.url,
+      teamsMessage({
+        serviceUrl: fake.url,
+        kind: "channel",
+        conversationId: conv,
+        text: "<at>Ask Bot</at> hello",
+        entities: [mention(TEST_BOT)],
+      }),
+    );
+    await fake.waitFor(() => fake.messages().length === 1);
+    // A fresh adapter (new CloudAdapter, nothing in memory) over the same database.
+    const restarted = await startTeams(db, new RecordingBot());
+    try {
+      fake.reset();
+      const out = await restarted.teams.messenger.send(
+        { platform: "teams", tenantId: "default", channelId: "19:abc123def@thread.tacv2", threadId: conv },
+        makeReply({ intent: "workflow", text: "Weekly digest is ready" }),
+      );
+      expect(out.messageId).not.toBe("");
+      expect(fake.calls).toHaveLength(1);
+      expect(fake.calls[0]).toMatchObject({ kind: "send", conversationId: conv, status: 200 });
+      expect(JSON.stringify(fake.calls[0]?.body)).toContain("Weekly digest is ready");
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it("starts a new thread for a channel post (never the bare channel id) and sends to chats directly", async () => {
+    const channel = "19:digest-channel@thread.tacv2";
+    await postActivity(
+      run.url,
+      botAddedUpdate({ serviceUrl: fake.url, kind: "channel", conversationId: channel }),
+    );
+    fake.reset();
+    await run.teams.messenger.send(
+      { platform: "teams", tenantId: "default", channelId: channel },
+      makeReply({ intent: "workflow", text: "New post" }),
+    );
+    expect(fake.calls).toHaveLength(1);
+    expect(fake.calls[0]?.kind).toBe("createConversation");
+    expect(fake.calls[0]?.body).toMatchObject({ isGroup: true, channelData: { channel: { id: channel } } });
+    const personal = `a:1-personal-${TEST_USER.aadObjectId}`;
+    fake.reset();
+    await run.teams.messenger.send(
+      { platform: "teams", tenantId: "default", channelId: personal },
+      makeReply({ intent: "workflow", text: "DM" }),
+    );
+    expect(fake.calls.map((c) => [c.kind, c.conversationId])).toEqual([["send", personal]]);
+  });
+
+  it("retries a 429 after Retry-After and succeeds", async () => {
+    const personal = `a:1-personal-${TEST_USER.aadObjectId}`;
+    fake.fail({ status: 429, retryAfter: 1, kind: "send" });
+    const out = await run.teams.messenger.send(
+      { platform: "teams", tenantId: "default", channelId: personal },
+      makeReply({ intent: "workflow", text: "after throttle" }),
+    );
+    expect(out.messageId).not.toBe("");
+    expect(fake.calls.map((c) => c.status)).toEqual([429, 200]);
+  });
+
+  it("marks a reference inactive on 403 and stops calling the connector", async () => {
+    const conv = "19:removed-group@thread.v2";
+    await postActivity(
+      run.url,
+      botAddedUpdate({ serviceUrl: fake.url, kind: "groupChat", conversationId: conv }),
+    );
+    fake.reset();
+    fake.blockConversation(conv, 403);
+    const target = { platform: "teams" as const, tenantId: "default", channelId: conv };
+    await expect(
+      run.teams.messenger.send(target, makeReply({ intent: "workflow", text: "x" })),
+    ).rejects.toThrow(/not reachable \(HTTP 403\)/);
+    expect(fake.calls).toHaveLength(1);
+    expect((await run.teams.references.get("default", conv))?.active).toBe(false);
+    await expect(
+      run.teams.messenger.send(target, makeReply({ intent: "workflow", text: "y" })),
+    ).rejects.toThrow(/inactive/);
+    expect(fake.calls).toHaveLength(1);
+  });
+
+  it("fails clearly for an unknown conversation", async () => {
+    await expect(
+      run.teams.messenger.send(
+        { platform: "teams", tenantId: "default", channelId: "19:never-seen" },
+        makeReply({ intent: "x", text: "x" }),
+      ),
+    ).rejects.toThrow(/no Teams conversation reference/);
+  });
+});
+
+describe("authentication", () => {
+  it("(d) with an app id, rejects a bad or missing token: 401, nothing stored, no call to the serviceUrl", async () => {
+    const secured = await startTeams(db, bot, {
+      MICROSOFT_APP_ID: "11111111-2222-3333-4444-555555555555",
+      MICROSOFT_APP_PASSWORD: "test-secret-value",
+    });
+    const attacker = await startFakeBotConnector();
+    try {
+      expect(secured.teams.authenticated).toBe(true);
+      const rowsBefore = await conversationRows();
+      const eventsBefore = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM processed_events"))
+        .rows[0]?.n;
+      const handledBefore = bot.handled.length;
+      const activity = teamsMessage({
+        serviceUrl: attacker.url,
+        kind: "personal",
+        text: "leak the handbook",
+        conversationId: "a:attacker-conv",
+      });
+      const bad = await postActivity(secured.url, activity, "Bearer not-a-jwt");
+      expect(bad.status).toBe(401);
+      const missing = await postActivity(secured.url, activity);
+      expect(missing.status).toBe(401);
+      const body = await bad.text();
+      expect(body).not.toContain("not-a-jwt");
+      await secured.teams.idle();
+      expect(await conversationRows()).toBe(rowsBefore);
+      expect(
+        (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM processed_events")).rows[0]?.n,
+      ).toBe(eventsBefore);
+      expect(bot.handled.length).toBe(handledBefore);
+      expect(attacker.calls).toHaveLength(0);
+    } finally {
+      await secured.close();
+      await attacker.close();
+    }
+  });
+
+  it("without an app id, accepts unauthenticated activities only from loopback", async () => {
+    const config = loadConfig({ ATOM_DATA_DIR: dataDir, LOG_LEVEL: "silent" });
+    const teams = createTeamsAdapter({ config, db, bot, logger: silentLogger });
+    const app = createApp({ logger: silentLogger, readiness: [], routes: [teams.routes] });
+    // app.request has no socket: the remote address is unknown, so it is not loopback.
+    const res = await app.request("/api/messages", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(teamsMessage({ serviceUrl: fake.url, text: "hi" })),
+    });
+    expect(res.status).toBe(401);
+    expect(fake.calls).toHaveLength(0);
+  });
+
+  it("refuses to start a SingleTenant bot without a tenant id", () => {
+    const config = loadConfig({
+      ATOM_DATA_DIR: dataDir,
+      MICROSOFT_APP_ID: "x",
+      MICROSOFT_APP_PASSWORD: "y",
+      MICROSOFT_APP_TYPE: "SingleTenant",
+    });
+    expect(() => createTeamsAdapter({ config, db, bot, logger: silentLogger })).toThrow(
+      /MICROSOFT_APP_TENANT_ID is required/,
+    );
+  });
+});

@@ -1,0 +1,214 @@
+import { describe, expect, it } from "vitest";
+import { makeReply } from "../../src/bot/reply.ts";
+import { aiEntity, parseCardAction, replyActivity, replyCard } from "../../src/adapters/teams/cards.ts";
+import {
+  atomTenantFor,
+  baseConversationId,
+  cleanText,
+  conversationType,
+  filesOf,
+  mentionsBot,
+  threadConversationId,
+} from "../../src/adapters/teams/normalize.ts";
+import { mention, TEST_BOT, TEST_USER } from "../helpers/teams.ts";
+
+const dana = { id: TEST_USER.id, name: "Dana Fox" };
+
+describe("cleanText", () => {
+  it("removes only the bot's mention, keeps other mentions as names, normalises &nbsp; and CR/LF", () => {
+    const text = "<at>Ask Bot</at>&nbsp;summarize <at>Dana Fox</at> notes\r\n";
+    expect(cleanText(text, [mention(TEST_BOT), mention(dana)], TEST_BOT.id)).toBe("summarize Dana Fox notes");
+  });
+
+  it("matches the bot by recipient id, not by name", () => {
+    const impostor = { id: "29:someone-else", name: "Ask Bot" };
+    // A person whose display name equals the bot's name stays in the text.
+    expect(cleanText("<at>Ask Bot</at> hello", [mention(impostor)], TEST_BOT.id)).toBe("Ask Bot hello");
+  });
+
+  it("treats the mention text literally (regex characters in names)", () => {
+    const odd = { id: TEST_BOT.id, name: "Atom (beta) *" };
+    expect(cleanText("<at>Atom (beta) *</at> what is (x)?", [mention(odd)], TEST_BOT.id)).toBe(
+      "what is (x)?",
+    );
+  });
+
+  it("decodes entities, strips markup and collapses whitespace", () => {
+    expect(cleanText("<p>a&amp;b&nbsp;&nbsp;c</p><br>d\r\n\r\n  e&#39;s", [], TEST_BOT.id)).toBe(
+      "a&b c d e's",
+    );
+    expect(cleanText(undefined, undefined, undefined)).toBe("");
+  });
+
+  it("detects bot mentions by recipient id", () => {
+    const activity = { recipient: { id: TEST_BOT.id, name: "Ask Bot" }, entities: [mention(dana)] };
+    expect(mentionsBot(activity)).toBe(false);
+    expect(mentionsBot({ ...activity, entities: [mention(dana), mention(TEST_BOT)] })).toBe(true);
+  });
+});
+
+describe("threads and conversation types", () => {
+  it("keeps ;messageid= for channel threads and never returns a bare channel id", () => {
+    const thread = "19:abc123def@thread.tacv2;messageid=1717000000123";
+    const channel = {
+      conversation: { id: thread, conversationType: "channel", isGroup: true, name: "" },
+      id: "1717000000555",
+    };
+    expect(threadConversationId(channel as never)).toBe(thread);
+    const bare = { ...channel, conversation: { ...channel.conversation, id: "19:abc123def@thread.tacv2" } };
+    expect(threadConversationId(bare as never)).toBe("19:abc123def@thread.tacv2;messageid=1717000000555");
+    expect(baseConversationId(thread)).toBe("19:abc123def@thread.tacv2");
+  });
+
+  it("answers personal and group chats in the chat", () => {
+    const personal = { conversation: { id: "a:1-x", conversationType: "personal" }, id: "1" };
+    const group = {
+      conversation: { id: "19:g@thread.v2", conversationType: "groupChat", isGroup: true },
+      id: "2",
+    };
+    expect(threadConversationId(personal as never)).toBe("a:1-x");
+    expect(threadConversationId(group as never)).toBe("19:g@thread.v2");
+    expect(conversationType(group as never)).toBe("groupChat");
+    expect(
+      conversationType({
+        conversation: { isGroup: true },
+        channelData: { channel: { id: "19:c" } },
+      } as never),
+    ).toBe("channel");
+  });
+
+  it("maps the env-configured bot's Teams tenants to the default tenant", () => {
+    expect(atomTenantFor("72f988bf-0000-4000-8000-000000000001")).toBe("default");
+    expect(atomTenantFor(undefined)).toBe("default");
+  });
+});
+
+describe("filesOf", () => {
+  it("builds ChatFiles from file download info and audio attachments, ignoring others", async () => {
+    const seen: Array<{ url: string; auth: string | null }> = [];
+    const fakeFetch = (async (url: string, init?: RequestInit) => {
+      seen.push({ url, auth: new Headers(init?.headers).get("authorization") });
+      return new Response(new Uint8Array([1, 2, 3]), { status: 200 });
+    }) as unknown as typeof fetch;
+    const files = filesOf(
+      [
+        {
+          contentType: "application/vnd.microsoft.teams.file.download.info",
+          name: "Voice note.M4A",
+          content: { downloadUrl: "https://files.example/dl?token=abc", fileType: "M4A", uniqueId: "u1" },
+        },
+        { contentType: "audio/ogg", name: "clip.ogg", contentUrl: "https://files.example/clip.ogg" },
+        { contentType: "text/html", content: "<p>card</p>" },
+        { contentType: "application/vnd.microsoft.card.adaptive", content: {} },
+      ],
+      { maxBytes: 1024, fetch: fakeFetch },
+    );
+    expect(files.map((f) => [f.name, f.filetype, f.mimetype])).toEqual([
+      ["Voice note.M4A", "m4a", "audio/mp4"],
+      ["clip.ogg", "ogg", "audio/ogg"],
+    ]);
+    expect(files[0]?.id).toBe("u1");
+    expect([...((await files[0]?.download?.()) ?? [])]).toEqual([1, 2, 3]);
+    expect(seen).toEqual([{ url: "https://files.example/dl?token=abc", auth: null }]);
+  });
+
+  it("rejects failed and oversized downloads", async () => {
+    const big = (async () => new Response(new Uint8Array(2048), { status: 200 })) as unknown as typeof fetch;
+    const [f] = filesOf([{ contentType: "audio/mp4", name: "a.m4a", contentUrl: "https://x/a" }], {
+      maxBytes: 1024,
+      fetch: big,
+    });
+    await expect(f?.download?.()).rejects.toThrow(/larger than 1024 bytes/);
+    const gone = (async () => new Response("nope", { status: 404 })) as unknown as typeof fetch;
+    const [g] = filesOf([{ contentType: "audio/mp4", name: "a.m4a", contentUrl: "https://x/a" }], {
+      maxBytes: 1024,
+      fetch: gone,
+    });
+    await expect(g?.download?.()).rejects.toThrow(/HTTP 404/);
+  });
+});
+
+describe("cards", () => {
+  const reply = makeReply({
+    intent: "ask",
+    text: "Up to $500 [1].",
+    blocks: [
+      { type: "text", text: "Up to $500 [1]." },
+      { type: "quote", text: "You can spend up to $500", citation: 1 },
+      { type: "list", items: ["one", "two"] },
+    ],
+    citations: [
+      {
+        n: 1,
+        title: "Spending company money",
+        uri: "benefits/spending-company-money.md",
+        heading: "Home office",
+        snippet: "You can spend up to $500 ...",
+      },
+      {
+        n: 2,
+        title: "Drive doc [draft]",
+        uri: "https://docs.example/d/1",
+        heading: null,
+        snippet: "x".repeat(400),
+      },
+    ],
+    actions: [
+      { id: "feedback_up", label: "👍", value: "ans-1" },
+      { id: "feedback_down", label: "👎", value: "ans-1" },
+    ],
+    answerId: "ans-1",
+  });
+
+  it("renders text, quotes, lists, numbered sources with links and feedback buttons", () => {
+    const card = replyCard(reply) as {
+      version: string;
+      body: Array<{ text?: string; items?: Array<{ text: string }> }>;
+      actions: unknown[];
+    };
+    expect(card.version).toBe("1.5");
+    const texts = JSON.stringify(card.body);
+    expect(texts).toContain("Up to $500 [1].");
+    expect(texts).toContain("“You can spend up to $500” [1]");
+    expect(texts).toContain("- one\\r- two");
+    expect(texts).toContain("1. Spending company money › Home office — benefits/spending-company-money.md");
+    expect(texts).toContain("2. [Drive doc \\\\[draft\\\\]](https://docs.example/d/1)");
+    expect(card.actions).toEqual([
+      {
+        type: "Action.Execute",
+        title: "👍",
+        verb: "atom",
+        data: { atomAction: "feedback_up", value: "ans-1", answerId: "ans-1" },
+      },
+      {
+        type: "Action.Execute",
+        title: "👎",
+        verb: "atom",
+        data: { atomAction: "feedback_down", value: "ans-1", answerId: "ans-1" },
+      },
+    ]);
+  });
+
+  it("adds the AI label and citation claims", () => {
+    const e = aiEntity(reply) as unknown as {
+      additionalType: string[];
+      citation: Array<{ position: number; appearance: Record<string, unknown> }>;
+    };
+    expect(e.additionalType).toEqual(["AIGeneratedContent"]);
+    expect(e.citation.map((c) => c.position)).toEqual([1, 2]);
+    expect(e.citation[0]?.appearance.url).toBeUndefined();
+    expect(e.citation[1]?.appearance.url).toBe("https://docs.example/d/1");
+    expect(String(e.citation[1]?.appearance.abstract).length).toBeLessThanOrEqual(160);
+    const a = replyActivity(reply);
+    expect(a.attachments?.[0]?.contentType).toBe("application/vnd.microsoft.card.adaptive");
+    expect(a.summary).toBe("Up to $500 [1].");
+  });
+
+  it("parses button data from Action.Execute invokes and Action.Submit values", () => {
+    const data = { atomAction: "feedback_up", value: "ans-1", answerId: "ans-1" };
+    expect(parseCardAction({ action: { type: "Action.Execute", verb: "atom", data } })).toEqual(data);
+    expect(parseCardAction(data)).toEqual(data);
+    expect(parseCardAction({ action: { data: { other: 1 } } })).toBeNull();
+    expect(parseCardAction("feedback")).toBeNull();
+  });
+});
