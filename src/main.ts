@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { serve as serveHttp, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
+import { createTeamsAdapter } from "./adapters/teams/index.ts";
 import type { Messenger, Platform } from "./adapters/types.ts";
 import { createBot } from "./bot/core.ts";
 import type { Bot } from "./bot/types.ts";
@@ -55,6 +56,10 @@ export async function createAtom(config: Config, opts: { logger?: Logger } = {})
 
   // --- adapters: each mounts its routes and registers its Messenger when configured ---
   // (Slack, Teams and voice wiring goes here.)
+  const teams = createTeamsAdapter({ config, db, bot, logger });
+  routes.push(teams.routes);
+  messengers.set("teams", teams.messenger);
+  closers.push(() => teams.close());
 
   const app = createApp({ logger, readiness, routes });
   return {
