@@ -93,7 +93,12 @@ function formatOf(fileName: string, mime?: string): Format | undefined {
   return m ? BY_MIME[m] : undefined;
 }
 
-async function run(format: Format, bytes: Buffer, fileName: string): Promise<ExtractedDocument> {
+async function run(
+  format: Format,
+  bytes: Buffer,
+  fileName: string,
+  signal: AbortSignal,
+): Promise<ExtractedDocument> {
   switch (format) {
     case "markdown":
       return extractMarkdown(decodeText(bytes));
@@ -104,7 +109,7 @@ async function run(format: Format, bytes: Buffer, fileName: string): Promise<Ext
     case "html":
       return extractHtml(bytes);
     case "pdf":
-      return extractPdf(bytes, fileName);
+      return extractPdf(bytes, fileName, signal);
     case "docx":
       return extractDocx(bytes, fileName);
     case "pptx":
@@ -116,6 +121,10 @@ async function run(format: Format, bytes: Buffer, fileName: string): Promise<Ext
 
 // Control characters other than tab and newline (e.g. NUL from PDFs) are dropped from the output.
 const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+
+function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+}
 
 function clean(doc: ExtractedDocument): ExtractedDocument {
   const sections: ExtractedSection[] = [];
@@ -144,7 +153,9 @@ function clean(doc: ExtractedDocument): ExtractedDocument {
  * (0-byte PDF/Office file),
  * "unsupported file type .xyz", "PDF is damaged: …", "PDF has no text layer", "… timed out after
  * 30 s". A parser that runs longer than `timeoutMs` (default {@link EXTRACT_TIMEOUT_MS}) is
- * abandoned (its promise is ignored).
+ * abandoned: its result is ignored and the PDF extractor stops at the next page. The limit is
+ * checked whenever the parser yields to the event loop (PDF pages, zip inflation); a parser stuck
+ * in one synchronous computation cannot be interrupted in-process.
  */
 export async function extractDocument(input: {
   bytes: Buffer;
@@ -166,15 +177,17 @@ export async function extractDocument(input: {
     throw new ExtractError("file is empty");
   }
   const timeoutMs = input.timeoutMs ?? EXTRACT_TIMEOUT_MS;
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ExtractError(`${LABEL[format]} timed out after ${Math.round(timeoutMs / 1000)} s`)),
-      timeoutMs,
-    );
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new ExtractError(`${LABEL[format]} timed out after ${formatDuration(timeoutMs)}`));
+    }, timeoutMs);
   });
   try {
-    const doc = await Promise.race([Promise.resolve().then(() => run(format, bytes, fileName)), timeout]);
+    const work = Promise.resolve().then(() => run(format, bytes, fileName, abort.signal));
+    const doc = await Promise.race([work, timeout]);
     return clean(doc);
   } catch (err) {
     throw toExtractError(err, `${LABEL[format]} is damaged`);

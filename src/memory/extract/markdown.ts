@@ -21,8 +21,11 @@ const INLINE_HINT_RE = /[\\<[*_`~&!]/;
 const ESCAPE_RE = /\\([!-/:-@[-`{-~])/g;
 const AUTOLINK_RE = /<((?:https?|ftp|mailto):[^<>\s]+|[^<>\s@]+@[^<>\s@]+\.[^<>\s@]+)>/g;
 const TAG_RE = /<\/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?\/?>/g;
-const IMAGE_RE = /!\[((?:[^[\]]|\[[^[\]]*\])*)\](?:\((?:[^()]|\([^()]*\))*\)|\[[^[\]]*\])/g;
-const LINK_RE = /\[((?:[^[\]]|\[[^[\]]*\])*)\](?:\((?:[^()]|\([^()]*\))*\)|\[[^[\]]*\])/g;
+/** A link destination in parentheses, allowing two levels of nested parentheses inside. */
+const DEST = String.raw`\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)`;
+const LABEL = String.raw`\[((?:[^[\]]|\[[^[\]]*\])*)\]`;
+const IMAGE_RE = new RegExp(String.raw`!${LABEL}(?:${DEST}|\[[^[\]]*\])`, "g");
+const LINK_RE = new RegExp(String.raw`${LABEL}(?:${DEST}|\[[^[\]]*\])`, "g");
 const STRONG_STAR_RE = /\*\*(?=\S)(.+?)(?<=\S)\*\*/g;
 const STRONG_UNDER_RE = /(?<![\p{L}\p{N}_])__(?=\S)(.+?)(?<=\S)__(?![\p{L}\p{N}_])/gu;
 const EM_STAR_RE = /(?<![\p{L}\p{N}*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\p{L}\p{N}*])/gu;
@@ -34,6 +37,10 @@ const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"'
 /** Escaped punctuation is parked in the private-use area while markup is removed, then restored. */
 const PARK_BASE = 0xe000;
 const PARKED_RE = /[\ue000-\ue07f]/g;
+/** Code spans are parked as one private-use character each (up to 4096 per line). */
+const SPAN_BASE = 0xe100;
+const SPAN_RE = /[\ue100-\uf0ff]/g;
+const CODE_SPAN_RE = /(`+)(?!`)([\s\S]*?[^`])\1(?!`)/g;
 
 function decodeEntity(_m: string, name: string): string {
   if (name[0] !== "#") return ENTITIES[name] ?? _m;
@@ -51,13 +58,25 @@ export function inlineToText(line: string): string {
   let s = line;
   const parked = s.includes("\\");
   if (parked) s = s.replace(ESCAPE_RE, (_m, c: string) => String.fromCharCode(PARK_BASE + c.charCodeAt(0)));
-  if (s.includes("`")) s = s.replace(/`+/g, "");
+  // Code spans keep their content verbatim: park them while markup is removed.
+  const spans: string[] = [];
+  if (s.includes("`")) {
+    s = s
+      .replace(CODE_SPAN_RE, (_m, _ticks: string, code: string) => {
+        if (spans.length >= 0xf00) return code;
+        spans.push(code.trim());
+        return String.fromCharCode(SPAN_BASE + spans.length - 1);
+      })
+      .replace(/`+/g, "");
+  }
   if (s.includes("<")) s = s.replace(AUTOLINK_RE, "$1").replace(TAG_RE, "");
   if (s.includes("[")) s = s.replace(IMAGE_RE, "$1").replace(LINK_RE, "$1");
-  if (s.includes("*")) s = s.replace(STRONG_STAR_RE, "$1").replace(EM_STAR_RE, "$1");
+  if (s.includes("*")) s = s.replace(STRONG_STAR_RE, "$1").replace(EM_STAR_RE, "$1").replace(/\*\*/g, "");
   if (s.includes("_")) s = s.replace(STRONG_UNDER_RE, "$1").replace(EM_UNDER_RE, "$1");
   if (s.includes("~")) s = s.replace(STRIKE_RE, "$1");
   if (s.includes("&")) s = s.replace(ENTITY_RE, decodeEntity);
+  if (s !== line) s = s.replace(/(\S) {2,}/g, "$1 ");
+  if (spans.length > 0) s = s.replace(SPAN_RE, (c) => spans[c.charCodeAt(0) - SPAN_BASE] ?? "");
   if (parked) s = s.replace(PARKED_RE, (c) => String.fromCharCode(c.charCodeAt(0) - PARK_BASE));
   return s;
 }
@@ -106,16 +125,34 @@ export function extractMarkdown(source: string): ExtractedDocument {
   let inComment = false;
   let inTable = false;
 
+  // Text and list lines are stored raw and converted per run of lines, so that a link or an
+  // emphasis that wraps onto the next line is still recognised.
   const flushBlock = (): void => {
     if (block.length === 0) return;
-    let para = block[0]!.text;
-    for (let i = 1; i < block.length; i++) {
-      const prev = block[i - 1]!;
-      const cur = block[i]!;
-      const joinWithSpace = cur.kind === "text" && (prev.kind === "text" || prev.kind === "list");
-      para += (joinWithSpace ? " " : "\n") + (joinWithSpace ? cur.text.trimStart() : cur.text);
+    const parts: string[] = [];
+    let run = "";
+    let prev: LineKind | null = null;
+    const endRun = (): void => {
+      if (run) parts.push(inlineToText(run));
+      run = "";
+    };
+    for (const line of block) {
+      if (line.kind === "text" || line.kind === "list") {
+        if (prev === "text" || prev === "list") {
+          const joinWithSpace = line.kind === "text";
+          run += joinWithSpace ? ` ${line.text.trimStart()}` : `\n${line.text}`;
+        } else {
+          endRun();
+          run = line.text;
+        }
+      } else {
+        endRun();
+        parts.push(line.text);
+      }
+      prev = line.kind;
     }
-    out.paragraph(para);
+    endRun();
+    out.paragraph(parts.join("\n"));
     block = [];
     inTable = false;
   };
@@ -155,7 +192,11 @@ export function extractMarkdown(source: string): ExtractedDocument {
           inComment = false;
           pos = end + 3;
         } else {
-          const start = line.indexOf("<!--", pos);
+          let start = line.indexOf("<!--", pos);
+          // `<!-- … -->` inside a code span is text, not a comment.
+          while (start >= 0 && (line.slice(0, start).match(/`/g)?.length ?? 0) % 2 === 1) {
+            start = line.indexOf("<!--", start + 4);
+          }
           if (start < 0) {
             kept += line.slice(pos);
             break;
@@ -166,7 +207,7 @@ export function extractMarkdown(source: string): ExtractedDocument {
         }
       }
       if (kept.trim() === "") continue;
-      line = kept;
+      line = kept.replace(/(\S) {2,}/g, "$1 ");
     }
 
     const first = line.trimStart()[0];
@@ -238,18 +279,17 @@ export function extractMarkdown(source: string): ExtractedDocument {
     if (list && (list[3] !== undefined || list[2]!.length === 1)) {
       const indent = list[1]!.replace(/\t/g, "  ");
       const marker = /^[-*+]$/.test(list[2]!) ? "-" : list[2]!;
-      const body = inlineToText(list[3] ?? "").trim();
+      const body = (list[3] ?? "").trim();
       block.push({ kind: "list", text: `${indent}${marker} ${body}`.trimEnd() });
       continue;
     }
 
-    const plain = inlineToText(line).trim();
-    if (plain === "") {
-      // A line that was only markup (an HTML tag) separates paragraphs like a blank line.
+    if (line.includes("<") && inlineToText(line).trim() === "") {
+      // A line that is only markup (an HTML tag) separates paragraphs like a blank line.
       flushBlock();
       continue;
     }
-    block.push({ kind: "text", text: plain });
+    block.push({ kind: "text", text: line.trim() });
   }
   flushBlock();
 

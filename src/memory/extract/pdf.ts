@@ -89,9 +89,13 @@ function pdfError(err: unknown): ExtractError {
  * Extracts a PDF: one section per page with headings [`Page N`]; title from the document
  * information dictionary when meaningful (not empty, generic or a file name).
  * Errors: ExtractError "PDF is damaged: …", "PDF is password-protected", "PDF has no text layer"
- * (a scan without OCR).
+ * (a scan without OCR). Checks `signal` between pages and stops once it is aborted.
  */
-export async function extractPdf(bytes: Buffer, fileName: string): Promise<ExtractedDocument> {
+export async function extractPdf(
+  bytes: Buffer,
+  fileName: string,
+  signal?: AbortSignal,
+): Promise<ExtractedDocument> {
   // PDF.js may detach the buffer it is given: hand it a copy.
   const data = new Uint8Array(bytes.byteLength);
   data.set(bytes);
@@ -104,6 +108,10 @@ export async function extractPdf(bytes: Buffer, fileName: string): Promise<Extra
   try {
     const sections: ExtractedSection[] = [];
     for (let n = 1; n <= pdf.numPages; n++) {
+      // PDF.js works in promise jobs; yield to the event loop so a time limit can fire, and stop
+      // once the caller has given up.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (signal?.aborted) throw new ExtractError("PDF extraction was cancelled");
       const page = await pdf.getPage(n);
       const content = await page.getTextContent();
       const text = paragraphsOf(linesOf(content.items)).join("\n\n");
