@@ -142,6 +142,8 @@ describe("extractMarkdown: inline markup and blocks", () => {
   it("keeps table rows as text and drops the separator row", () => {
     const doc = extractMarkdown("| Plan | Price |\n| --- | ---: |\n| **Pro** | $10 |\n| Team | $20 |\n");
     expect(doc.sections[0]!.text).toBe("Plan | Price\nPro | $10\nTeam | $20");
+    const bare = extractMarkdown("Key | Value\n--- | ---\na \\| b | [c](d)\n\nafter");
+    expect(bare.sections[0]!.text).toBe("Key | Value\na | b | c\n\nafter");
   });
 
   it("separates paragraphs with a blank line and joins soft-wrapped lines", () => {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import JSZip from "jszip";
 import { describe, expect, it } from "vitest";
 import {
   ExtractError,
@@ -108,6 +109,8 @@ describe("text, csv and html", () => {
     expect(doc.sections).toEqual([{ headings: [], text: "First line\nsame paragraph\n\nSecond paragraph" }]);
     const latin = await extractDocument({ bytes: Buffer.from([0x63, 0x61, 0x66, 0xe9]), fileName: "b.txt" });
     expect(latin.sections[0]!.text).toBe("café");
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("Grüße\r\n", "utf16le")]);
+    expect((await extractDocument({ bytes: utf16, fileName: "c.txt" })).sections[0]!.text).toBe("Grüße");
   });
 
   it("turns CSV rows into 'col: value' lines in sections of 50 rows", async () => {
@@ -246,6 +249,33 @@ describe.skipIf(!hasFiles)("real documents in ../shared/corpus/files", () => {
     expect(nested.text).toContain("Sub comment 2");
     expect(nested.text).toContain("Comment 1");
     expect(allText(doc)).toContain("ColA | ColB | ColC | ColD | ColE | ColF");
+  });
+
+  it("pptx: follows presentation.xml slide order and appends speaker notes", async () => {
+    // The real deck, changed in memory: slides 1 and 2 swapped in the slide list, a note added.
+    const zip = await JSZip.loadAsync(readFileSync(join(FILES, "sample-presentation.pptx")));
+    const pres = await zip.file("ppt/presentation.xml")!.async("string");
+    const ids = [...pres.matchAll(/<p:sldId [^>]*\/>/g)].map((m) => m[0]);
+    expect(ids.length).toBe(4);
+    zip.file(
+      "ppt/presentation.xml",
+      pres.replace(ids[0]!, "@@").replace(ids[1]!, ids[0]!).replace("@@", ids[1]!),
+    );
+    const notes = await zip.file("ppt/notesSlides/notesSlide1.xml")!.async("string");
+    expect(notes).toContain("<a:t></a:t>");
+    zip.file(
+      "ppt/notesSlides/notesSlide1.xml",
+      notes.replace("<a:t></a:t>", "<a:t>Mention the Q3 budget</a:t>"),
+    );
+    const bytes = await zip.generateAsync({ type: "nodebuffer" });
+    const doc = await extractDocument({ bytes, fileName: "changed.pptx" });
+    expect(doc.sections.map((s) => s.headings[0])).toEqual([
+      "This is the first content slide",
+      "Title Slide",
+      "This is the second content slide",
+      "This is kinda backwards, huh?",
+    ]);
+    expect(doc.sections[1]!.text).toBe("With a subtitle\n\nNotes: Mention the Q3 budget");
   });
 
   it("xlsx: stanley-cups.xlsx has one section per sheet with header: value rows", async () => {

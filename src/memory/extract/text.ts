@@ -3,16 +3,20 @@ import type { ExtractedDocument, ExtractedSection } from "../types.ts";
 import { ExtractError } from "./errors.ts";
 
 /**
- * Decodes bytes as UTF-8 (a BOM is dropped); bytes that are not valid UTF-8 are read as
- * Windows-1252, the usual encoding of such legacy text files. CRLF and CR become LF.
+ * Decodes bytes as UTF-8 (a BOM is dropped), or UTF-16 when a UTF-16 BOM is present; bytes that
+ * are not valid UTF-8 are read as Windows-1252, the usual encoding of such legacy text files.
+ * CRLF and CR become LF.
  */
 export function decodeText(bytes: Uint8Array): string {
   let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    text = new TextDecoder("windows-1252").decode(bytes);
-  }
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) text = new TextDecoder("utf-16le").decode(bytes);
+  else if (bytes[0] === 0xfe && bytes[1] === 0xff) text = new TextDecoder("utf-16be").decode(bytes);
+  else
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    } catch {
+      text = new TextDecoder("windows-1252").decode(bytes);
+    }
   return text.includes("\r") ? text.replace(/\r\n?/g, "\n") : text;
 }
 
