@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { serve as serveHttp, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
+import { createSlackAdapter, slackConfigured } from "./adapters/slack/index.ts";
 import { createTeamsAdapter } from "./adapters/teams/index.ts";
 import type { Messenger, Platform } from "./adapters/types.ts";
 import { createBot } from "./bot/core.ts";
@@ -56,6 +57,12 @@ export async function createAtom(config: Config, opts: { logger?: Logger } = {})
 
   // --- adapters: each mounts its routes and registers its Messenger when configured ---
   // (Slack, Teams and voice wiring goes here.)
+  if (slackConfigured(config)) {
+    const slack = createSlackAdapter({ config, db, bot, memory, logger });
+    routes.push(slack.routes);
+    messengers.set("slack", slack.messenger);
+    closers.push(() => slack.close());
+  }
   const teams = createTeamsAdapter({ config, db, bot, logger });
   routes.push(teams.routes);
   messengers.set("teams", teams.messenger);
