@@ -4,7 +4,8 @@ import type { ExtractedDocument, ExtractedSection } from "../types.ts";
 /*
  * Excel (.xlsx) with exceljs. One section per sheet (headings [sheet name]). Single-cell rows
  * before the table (captions such as a merged title) are kept as plain lines; the first row with
- * two or more text-only cells is the header; every later row becomes `header: value; …`.
+ * two or more text-only cells is the header (with the next row merged in when it is text-only
+ * too and data follows); every later row becomes `header: value; …`.
  * Without a header, rows are `a | b | c`. Merged cells count once; formulas show their cached
  * result; empty rows are skipped. Rows are grouped in paragraphs of 50.
  */
@@ -81,10 +82,23 @@ function sheetText(rows: RowCells[]): string {
     if (lines.length) paragraphs.push(lines.join("\n"));
     lines = [];
   };
+  let skip = -1;
   for (const [i, row] of rows.entries()) {
+    if (i === skip) continue;
     if (!header) {
       if (row.cells.size >= 2 && row.allText && i < rows.length - 1) {
-        header = row.cells;
+        header = new Map(row.cells);
+        // A second text-only row right under the header, followed by data, continues the header
+        // (e.g. a period over the column names): merge it column by column.
+        const next = rows[i + 1]!;
+        const after = rows[i + 2];
+        if (next.cells.size >= 2 && next.allText && after && !after.allText) {
+          for (const [col, text] of next.cells) {
+            const top = header.get(col);
+            header.set(col, top ? `${top} ${text}` : text);
+          }
+          skip = i + 1;
+        }
         if (captions.length) paragraphs.push(captions.join("\n"));
         captions.length = 0;
         continue;
