@@ -16,7 +16,12 @@ import { loadConfig } from "../../src/config.ts";
 import { migrate, openPglite, type Db } from "../../src/db/index.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { createApp } from "../../src/server/app.ts";
-import { type FakeBotConnector, startFakeBotConnector } from "./fakes/botframework.ts";
+import {
+  type FakeBotConnector,
+  type FakeBotFrameworkAuth,
+  startFakeBotConnector,
+  startFakeBotFrameworkAuth,
+} from "./fakes/botframework.ts";
 import {
   botAddedUpdate,
   cardActionInvoke,
@@ -83,9 +88,21 @@ interface Running {
   close(): Promise<void>;
 }
 
-async function startTeams(db: Db, bot: Bot, env: Record<string, string> = {}): Promise<Running> {
+async function startTeams(
+  db: Db,
+  bot: Bot,
+  env: Record<string, string> = {},
+  channelAuth?: { openIdMetadataUrl: string },
+): Promise<Running> {
   const config = loadConfig({ ATOM_DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env });
-  const teams = createTeamsAdapter({ config, db, bot, logger: silentLogger, typingIntervalMs: 60_000 });
+  const teams = createTeamsAdapter({
+    config,
+    db,
+    bot,
+    logger: silentLogger,
+    typingIntervalMs: 60_000,
+    channelAuth,
+  });
   const app = createApp({ logger: silentLogger, readiness: [], routes: [teams.routes] });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
@@ -469,18 +486,36 @@ describe("proactive messages (Messenger)", () => {
 });
 
 describe("authentication", () => {
+  const APP_ID = "11111111-2222-3333-4444-555555555555";
+  let issuer: FakeBotFrameworkAuth;
+  let secured: Running;
+
+  beforeAll(async () => {
+    issuer = await startFakeBotFrameworkAuth();
+    secured = await startTeams(
+      db,
+      bot,
+      { MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: "test-secret-value" },
+      { openIdMetadataUrl: issuer.openIdMetadataUrl },
+    );
+  });
+
+  afterAll(async () => {
+    await secured?.close();
+    await issuer?.close();
+  });
+
+  const counts = async () => ({
+    refs: await conversationRows(),
+    events: (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM processed_events")).rows[0]?.n,
+    handled: bot.handled.length,
+  });
+
   it("(d) with an app id, rejects a bad or missing token: 401, nothing stored, no call to the serviceUrl", async () => {
-    const secured = await startTeams(db, bot, {
-      MICROSOFT_APP_ID: "11111111-2222-3333-4444-555555555555",
-      MICROSOFT_APP_PASSWORD: "test-secret-value",
-    });
     const attacker = await startFakeBotConnector();
     try {
       expect(secured.teams.authenticated).toBe(true);
-      const rowsBefore = await conversationRows();
-      const eventsBefore = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM processed_events"))
-        .rows[0]?.n;
-      const handledBefore = bot.handled.length;
+      const before = await counts();
       const activity = teamsMessage({
         serviceUrl: attacker.url,
         kind: "personal",
@@ -489,21 +524,44 @@ describe("authentication", () => {
       });
       const bad = await postActivity(secured.url, activity, "Bearer not-a-jwt");
       expect(bad.status).toBe(401);
-      const missing = await postActivity(secured.url, activity);
-      expect(missing.status).toBe(401);
-      const body = await bad.text();
-      expect(body).not.toContain("not-a-jwt");
+      expect(await bad.text()).not.toContain("not-a-jwt");
+      expect((await postActivity(secured.url, activity)).status).toBe(401);
+      // Well-formed tokens that must not pass: unknown signing key, other bot, other serviceUrl, expired.
+      const forged = [
+        issuer.token({ appId: APP_ID, serviceUrl: attacker.url, signWith: "stranger" }),
+        issuer.token({ appId: "99999999-2222-3333-4444-555555555555", serviceUrl: attacker.url }),
+        issuer.token({ appId: APP_ID, serviceUrl: fake.url }),
+        issuer.token({ appId: APP_ID, serviceUrl: attacker.url, expiresInSeconds: -3600 }),
+        issuer.token({ appId: APP_ID, serviceUrl: attacker.url, issuer: "https://evil.example" }),
+      ];
+      for (const t of forged)
+        expect((await postActivity(secured.url, activity, `Bearer ${t}`)).status).toBe(401);
       await secured.teams.idle();
-      expect(await conversationRows()).toBe(rowsBefore);
-      expect(
-        (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM processed_events")).rows[0]?.n,
-      ).toBe(eventsBefore);
-      expect(bot.handled.length).toBe(handledBefore);
+      expect(await counts()).toEqual(before);
       expect(attacker.calls).toHaveLength(0);
     } finally {
-      await secured.close();
       await attacker.close();
     }
+  });
+
+  it("accepts activities carrying a valid channel token", async () => {
+    const conv = "19:secured-channel@thread.tacv2";
+    const update = botAddedUpdate({ serviceUrl: fake.url, kind: "channel", conversationId: conv });
+    const token = issuer.token({ appId: APP_ID, serviceUrl: fake.url });
+    expect((await postActivity(secured.url, update, `Bearer ${token}`)).status).toBe(200);
+    expect((await secured.teams.references.get("default", conv))?.active).toBe(true);
+    const invoke = cardActionInvoke({
+      serviceUrl: fake.url,
+      kind: "channel",
+      conversationId: `${conv};messageid=1`,
+      verb: "atom",
+      data: { atomAction: "feedback_down", value: "ans-secured", answerId: "ans-secured" },
+    });
+    const res = await postActivity(secured.url, invoke, `Bearer ${token}`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { value: string }).value).toBe("Thanks for the feedback!");
+    expect(bot.feedback.at(-1)).toMatchObject({ answerId: "ans-secured", rating: "down" });
+    expect(issuer.requests).toContain("/v1/.well-known/keys");
   });
 
   it("without an app id, accepts unauthenticated activities only from loopback", async () => {

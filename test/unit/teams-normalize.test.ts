@@ -152,6 +152,8 @@ describe("cards", () => {
         heading: null,
         snippet: "x".repeat(400),
       },
+      { n: 3, title: "Travel", uri: "travel.md", heading: "Travel > Meals > Tips", snippet: "Meals" },
+      { n: 4, title: "Perks", uri: "perks.md", heading: "Perks", snippet: "Perks" },
     ],
     actions: [
       { id: "feedback_up", label: "👍", value: "ans-1" },
@@ -173,6 +175,8 @@ describe("cards", () => {
     expect(texts).toContain("- one\\r- two");
     expect(texts).toContain("1. Spending company money › Home office — benefits/spending-company-money.md");
     expect(texts).toContain("2. [Drive doc \\\\[draft\\\\]](https://docs.example/d/1)");
+    expect(texts).toContain("3. Travel › Meals › Tips — travel.md");
+    expect(texts).toContain("4. Perks — perks.md");
     expect(card.actions).toEqual([
       {
         type: "Action.Execute",
@@ -195,7 +199,7 @@ describe("cards", () => {
       citation: Array<{ position: number; appearance: Record<string, unknown> }>;
     };
     expect(e.additionalType).toEqual(["AIGeneratedContent"]);
-    expect(e.citation.map((c) => c.position)).toEqual([1, 2]);
+    expect(e.citation.map((c) => c.position)).toEqual([1, 2, 3, 4]);
     expect(e.citation[0]?.appearance.url).toBeUndefined();
     expect(e.citation[1]?.appearance.url).toBe("https://docs.example/d/1");
     expect(String(e.citation[1]?.appearance.abstract).length).toBeLessThanOrEqual(160);

@@ -19,8 +19,10 @@ import {
   type InvokeResponse,
   TurnContext,
 } from "botbuilder";
+// botframework-connector is botbuilder's own (exactly pinned) dependency: its auth types and constants.
 import {
   type AuthenticateRequestResult,
+  AuthenticationConstants,
   AuthenticationError,
   type ConnectorClient,
 } from "botframework-connector";
@@ -58,6 +60,11 @@ export interface TeamsAdapterDeps {
   fetch?: typeof fetch;
   /** How often the typing indicator is repeated while an answer is being produced (ms, default 3000). */
   typingIntervalMs?: number;
+  /**
+   * Where the signing keys of inbound Bot Framework tokens are published, for clouds other than
+   * the public one (and for loopback tests). Default: the public Bot Framework OpenID metadata.
+   */
+  channelAuth?: { openIdMetadataUrl: string; tokenIssuer?: string };
 }
 
 /** The Teams surface of Atom. */
@@ -111,6 +118,16 @@ function statusOf(err: unknown): number | undefined {
   return typeof s === "number" ? s : undefined;
 }
 
+/**
+ * Whether an error from token validation means "this request is not authenticated" (401) rather
+ * than "validation could not run" (e.g. the signing keys could not be fetched).
+ */
+function isAuthRejection(err: unknown): boolean {
+  if (err instanceof AuthenticationError) return statusOf(err) === undefined || statusOf(err) === 401;
+  const name = (err as { name?: unknown })?.name;
+  return name === "JsonWebTokenError" || name === "TokenExpiredError" || name === "NotBeforeError";
+}
+
 /** A short, secret-free description of an error for logs. */
 function describe(err: unknown): string {
   const status = statusOf(err);
@@ -149,6 +166,20 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
     MicrosoftAppPassword: env.MICROSOFT_APP_PASSWORD ?? "",
     MicrosoftAppType: authenticated ? env.MICROSOFT_APP_TYPE : "MultiTenant",
     MicrosoftAppTenantId: env.MICROSOFT_APP_TENANT_ID ?? "",
+    ...(deps.channelAuth
+      ? {
+          // Setting any endpoint makes botbuilder expect all of them: the public cloud's, except the override.
+          ToBotFromChannelOpenIdMetadataUrl: deps.channelAuth.openIdMetadataUrl,
+          ToBotFromChannelTokenIssuer:
+            deps.channelAuth.tokenIssuer ?? AuthenticationConstants.ToBotFromChannelTokenIssuer,
+          ToChannelFromBotLoginUrl: AuthenticationConstants.ToChannelFromBotLoginUrl,
+          ToChannelFromBotOAuthScope: AuthenticationConstants.ToChannelFromBotOAuthScope,
+          OAuthUrl: AuthenticationConstants.OAuthUrl,
+          ToBotFromEmulatorOpenIdMetadataUrl: AuthenticationConstants.ToBotFromEmulatorOpenIdMetadataUrl,
+          CallerId: "urn:botframework:azure",
+          ValidateAuthority: true,
+        }
+      : {}),
   });
   const adapter = new AtomCloudAdapter(auth);
   adapter.onTurnError = async (_context, err) => {
@@ -445,7 +476,7 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
       try {
         authResult = await auth.authenticateRequest(activity, c.req.header("authorization") ?? "");
       } catch (err) {
-        if (err instanceof AuthenticationError || statusOf(err) === 401) {
+        if (isAuthRejection(err)) {
           log.warn(
             { reason: describe(err), serviceUrl: String(activity.serviceUrl ?? "").slice(0, 200) },
             "teams: rejected an activity without a valid token",

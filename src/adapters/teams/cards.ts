@@ -36,7 +36,11 @@ function textBlock(text: string, extra: Record<string, unknown> = {}): Record<st
 }
 
 function citationLine(c: Citation): string {
-  const label = c.heading ? `${c.title} › ${c.heading}` : c.title;
+  // Heading paths often start with the document title ("Spending > Travel"): don't repeat it.
+  const heading = c.heading?.startsWith(c.title)
+    ? c.heading.slice(c.title.length).replace(/^\s*[>›]\s*/, "")
+    : c.heading;
+  const label = heading ? `${c.title} › ${heading.replace(/\s+>\s+/g, " › ")}` : c.title;
   if (isWebLink(c.uri)) return `${c.n}. [${linkLabel(label)}](${c.uri})`;
   return `${c.n}. ${label} — ${c.uri}`;
 }

@@ -292,3 +292,90 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
       }),
   };
 }
+
+/**
+ * A loopback stand-in for the Bot Framework token issuer's public side: the OpenID metadata
+ * document and its JWKS (`keys` with `endorsements`, as login.botframework.com publishes them), and
+ * a signer that mints channel tokens (RS256, `iss` https://api.botframework.com, `aud` = bot app id,
+ * `serviceurl` claim) the way the Teams channel does.
+ * Reference: https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication
+ */
+export interface FakeBotFrameworkAuth {
+  /** URL of the OpenID metadata document (pass as the adapter's `channelAuth.openIdMetadataUrl`). */
+  openIdMetadataUrl: string;
+  /** Mints a channel token; `signWith: "stranger"` signs with a key that is not published. */
+  token(claims: {
+    appId: string;
+    serviceUrl: string;
+    issuer?: string;
+    expiresInSeconds?: number;
+    signWith?: "published" | "stranger";
+  }): string;
+  /** Requests made to the metadata and key endpoints. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+/** Starts the fake token issuer on 127.0.0.1. */
+export async function startFakeBotFrameworkAuth(
+  endorsements: string[] = ["msteams"],
+): Promise<FakeBotFrameworkAuth> {
+  const { generateKeyPairSync, sign } = await import("node:crypto");
+  const published = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const stranger = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const kid = "atom-test-key-1";
+  const jwk = published.publicKey.export({ format: "jwk" }) as { n: string; e: string };
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.url ?? "");
+    res.setHeader("content-type", "application/json");
+    if (req.url === "/v1/.well-known/openidconfiguration") {
+      res.end(
+        JSON.stringify({
+          issuer: "https://api.botframework.com",
+          authorization_endpoint: "https://invalid.botframework.com",
+          jwks_uri: `${base}/v1/.well-known/keys`,
+          id_token_signing_alg_values_supported: ["RS256"],
+          token_endpoint_auth_methods_supported: ["private_key_jwt"],
+        }),
+      );
+    } else if (req.url === "/v1/.well-known/keys") {
+      res.end(JSON.stringify({ keys: [{ kty: "RSA", use: "sig", kid, n: jwk.n, e: jwk.e, endorsements }] }));
+    } else {
+      res.statusCode = 404;
+      res.end("{}");
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  return {
+    openIdMetadataUrl: `${base}/v1/.well-known/openidconfiguration`,
+    requests,
+    token({
+      appId,
+      serviceUrl,
+      issuer = "https://api.botframework.com",
+      expiresInSeconds = 3600,
+      signWith = "published",
+    }) {
+      const now = Math.floor(Date.now() / 1000);
+      const head = b64({ alg: "RS256", kid, typ: "JWT", x5t: kid });
+      const body = b64({
+        serviceurl: serviceUrl,
+        nbf: now - 60,
+        exp: now + expiresInSeconds,
+        iss: issuer,
+        aud: appId,
+      });
+      const key = signWith === "published" ? published.privateKey : stranger.privateKey;
+      const sig = sign("RSA-SHA256", Buffer.from(`${head}.${body}`), key).toString("base64url");
+      return `${head}.${body}.${sig}`;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
