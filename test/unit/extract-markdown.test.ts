@@ -164,3 +164,15 @@ describe("extractMarkdown: inline markup and blocks", () => {
     });
   });
 });
+
+describe("extractMarkdown: hostile input", () => {
+  it("stays linear on a 1 MB line full of unmatched markup", () => {
+    const line = "*a [b (c `d _e **f ~~g <h &i \\* ".repeat(32_000);
+    expect(line.length).toBeGreaterThan(1_000_000);
+    const started = performance.now();
+    const doc = extractMarkdown(`# Big\n${line}`);
+    // A quadratic pass takes minutes here; a linear one well under a second.
+    expect(performance.now() - started).toBeLessThan(20_000);
+    expect(doc.sections[0]!.text.length).toBeGreaterThan(500_000);
+  });
+});

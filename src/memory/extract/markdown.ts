@@ -26,11 +26,13 @@ const DEST = String.raw`\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)`;
 const LABEL = String.raw`\[((?:[^[\]]|\[[^[\]]*\])*)\]`;
 const IMAGE_RE = new RegExp(String.raw`!${LABEL}(?:${DEST}|\[[^[\]]*\])`, "g");
 const LINK_RE = new RegExp(String.raw`${LABEL}(?:${DEST}|\[[^[\]]*\])`, "g");
-const STRONG_STAR_RE = /\*\*(?=\S)(.+?)(?<=\S)\*\*/g;
-const STRONG_UNDER_RE = /(?<![\p{L}\p{N}_])__(?=\S)(.+?)(?<=\S)__(?![\p{L}\p{N}_])/gu;
-const EM_STAR_RE = /(?<![\p{L}\p{N}*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\p{L}\p{N}*])/gu;
-const EM_UNDER_RE = /(?<![\p{L}\p{N}_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![\p{L}\p{N}_])/gu;
-const STRIKE_RE = /~~(?=\S)(.+?)(?<=\S)~~/g;
+// Emphasis markers are removed by position, not by pairing, so that the work stays linear even
+// on a megabyte-long line: `**`, `~~` and word-edge `__` always go; a single `*` or `_` goes when
+// it opens (start/punctuation before, text after) or closes (text before, end/punctuation after)
+// a span, so `2*3*4` and `snake_case` stay intact.
+const STRONG_UNDER_RE = /(?<![\p{L}\p{N}_])__(?=\S)|(?<=\S)__(?![\p{L}\p{N}_])/gu;
+const EM_STAR_RE = /(?<![\p{L}\p{N}*])\*(?=[^\s*])|(?<=[^\s*])\*(?![\p{L}\p{N}*])/gu;
+const EM_UNDER_RE = /(?<![\p{L}\p{N}_])_(?=[^\s_])|(?<=[^\s_])_(?![\p{L}\p{N}_])/gu;
 const ENTITY_RE = /&(amp|lt|gt|quot|apos|nbsp|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});/g;
 const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " " };
 
@@ -40,7 +42,8 @@ const PARKED_RE = /[\ue000-\ue07f]/g;
 /** Code spans are parked as one private-use character each (up to 4096 per line). */
 const SPAN_BASE = 0xe100;
 const SPAN_RE = /[\ue100-\uf0ff]/g;
-const CODE_SPAN_RE = /(`+)(?!`)([\s\S]*?[^`])\1(?!`)/g;
+/** A code span of at most 2000 characters (bounded so unmatched backticks cost linear time). */
+const CODE_SPAN_RE = /(`+)(?!`)([\s\S]{0,2000}?[^`])\1(?!`)/g;
 
 function decodeEntity(_m: string, name: string): string {
   if (name[0] !== "#") return ENTITIES[name] ?? _m;
@@ -71,12 +74,17 @@ export function inlineToText(line: string): string {
   }
   if (s.includes("<")) s = s.replace(AUTOLINK_RE, "$1").replace(TAG_RE, "");
   if (s.includes("[")) s = s.replace(IMAGE_RE, "$1").replace(LINK_RE, "$1");
-  if (s.includes("*")) s = s.replace(STRONG_STAR_RE, "$1").replace(EM_STAR_RE, "$1").replace(/\*\*/g, "");
-  if (s.includes("_")) s = s.replace(STRONG_UNDER_RE, "$1").replace(EM_UNDER_RE, "$1");
-  if (s.includes("~")) s = s.replace(STRIKE_RE, "$1");
+  if (s.includes("*")) s = s.replace(/\*\*/g, "").replace(EM_STAR_RE, "");
+  if (s.includes("_")) s = s.replace(STRONG_UNDER_RE, "").replace(EM_UNDER_RE, "");
+  if (s.includes("~~")) s = s.replace(/~~/g, "");
   if (s.includes("&")) s = s.replace(ENTITY_RE, decodeEntity);
   if (s !== line) s = s.replace(/(\S) {2,}/g, "$1 ");
-  if (spans.length > 0) s = s.replace(SPAN_RE, (c) => spans[c.charCodeAt(0) - SPAN_BASE] ?? "");
+  if (spans.length > 0) {
+    s = s.replace(SPAN_RE, (c) => {
+      const i = c.charCodeAt(0) - SPAN_BASE;
+      return i < spans.length ? spans[i]! : c;
+    });
+  }
   if (parked) s = s.replace(PARKED_RE, (c) => String.fromCharCode(c.charCodeAt(0) - PARK_BASE));
   return s;
 }
