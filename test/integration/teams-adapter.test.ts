@@ -11,9 +11,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTeamsAdapter, type TeamsAdapter } from "../../src/adapters/teams/index.ts";
 import type { ChatMessage } from "../../src/adapters/types.ts";
 import { makeReply } from "../../src/bot/reply.ts";
-import type { Bot, FeedbackInput, HandleOptions } from "../../src/bot/types.ts";
+import type { Bot, FeedbackInput, HandleOptions, StatusContributor } from "../../src/bot/types.ts";
 import { loadConfig } from "../../src/config.ts";
-import { migrate, openPglite, type Db } from "../../src/db/index.ts";
+import { migrate, openPglite, openPostgres, type Db } from "../../src/db/index.ts";
+import { ConversationReferences } from "../../src/adapters/teams/references.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { createApp } from "../../src/server/app.ts";
 import {
@@ -78,7 +79,10 @@ class RecordingBot implements Bot {
   async isInThread(ref: { threadId: string }) {
     return this.threads.has(ref.threadId);
   }
-  addStatusContributor() {}
+  contributors: StatusContributor[] = [];
+  addStatusContributor(fn: StatusContributor) {
+    this.contributors.push(fn);
+  }
 }
 
 interface Running {
@@ -475,6 +479,25 @@ describe("proactive messages (Messenger)", () => {
     expect(fake.calls).toHaveLength(1);
   });
 
+  it("posts into another thread of a known channel from the channel's reference", async () => {
+    const other = "19:abc123def@thread.tacv2;messageid=1717000000999";
+    fake.reset();
+    await run.teams.messenger.send(
+      { platform: "teams", tenantId: "default", channelId: "19:abc123def@thread.tacv2", threadId: other },
+      makeReply({ intent: "workflow", text: "into that thread" }),
+    );
+    expect(fake.calls.map((c) => [c.kind, c.conversationId])).toEqual([["send", other]]);
+  });
+
+  it("reports Teams health in status", async () => {
+    const lines = (await Promise.all(bot.contributors.map((f) => f("default")))).flat();
+    expect(
+      lines.some((l) =>
+        /^Teams: local mode without MICROSOFT_APP_ID.*\d+ conversation\(s\) reachable, \d+ inactive$/.test(l),
+      ),
+    ).toBe(true);
+  });
+
   it("fails clearly for an unknown conversation", async () => {
     await expect(
       run.teams.messenger.send(
@@ -588,5 +611,89 @@ describe("authentication", () => {
     expect(() => createTeamsAdapter({ config, db, bot, logger: silentLogger })).toThrow(
       /MICROSOFT_APP_TENANT_ID is required/,
     );
+  });
+});
+
+const backends: Array<[string, () => Promise<{ db: Db; close: () => Promise<void> }>]> = [
+  ["PGlite", async () => ({ db, close: async () => {} })],
+];
+if (process.env.TEST_DATABASE_URL) {
+  backends.push([
+    "PostgreSQL",
+    async () => {
+      const pg = await openPostgres(process.env.TEST_DATABASE_URL as string);
+      await migrate(pg);
+      return { db: pg, close: () => pg.close() };
+    },
+  ]);
+}
+
+describe.each(backends)("conversation references on %s", (_name, open) => {
+  it("saves, refreshes, finds by thread and channel, deactivates and maps sent answers", async () => {
+    const { db: store, close } = await open();
+    try {
+      const refs = new ConversationReferences(store);
+      // Unique rows per run, so parallel test files sharing a database don't collide.
+      const tenant = `t-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+      const channel = "19:refs@thread.tacv2";
+      const thread = `${channel};messageid=1`;
+      const reference = {
+        activityId: "should-not-be-stored",
+        serviceUrl: "https://smba.example/emea/",
+        channelId: "msteams",
+        bot: { id: "28:bot", name: "Atom" },
+        user: { id: "29:u", name: "U" },
+        conversation: { id: thread, isGroup: true, conversationType: "channel", name: "" },
+      };
+      await refs.save({
+        tenantId: tenant,
+        conversationId: thread,
+        channelId: channel,
+        teamsTenantId: "tt",
+        conversationType: "channel",
+        reference,
+      });
+      const got = await refs.get(tenant, thread);
+      expect(got).toMatchObject({
+        channelId: channel,
+        teamsTenantId: "tt",
+        conversationType: "channel",
+        active: true,
+      });
+      expect(got?.reference.activityId).toBeUndefined();
+      expect(got?.reference.serviceUrl).toBe("https://smba.example/emea/");
+      expect(await refs.get("other-tenant", thread)).toBeNull();
+
+      await refs.markInactive(tenant, channel, "HTTP 403");
+      expect(await refs.latestInChannel(tenant, channel)).toMatchObject({
+        active: false,
+        inactiveReason: "HTTP 403",
+      });
+      // A new authenticated activity re-activates it and updates the serviceUrl.
+      await refs.save({
+        tenantId: tenant,
+        conversationId: thread,
+        channelId: channel,
+        reference: { ...reference, serviceUrl: "https://smba.example/amer/" },
+      });
+      const again = await refs.get(tenant, thread);
+      expect(again).toMatchObject({ active: true, inactiveReason: null, teamsTenantId: "tt" });
+      expect(again?.reference.serviceUrl).toBe("https://smba.example/amer/");
+
+      await refs.recordSentAnswer(tenant, thread, "171", "ans-x");
+      await refs.recordSentAnswer(tenant, thread, "171", "ans-y");
+      expect(await refs.answerOfMessage(tenant, thread, "171")).toBe("ans-x");
+      expect(await refs.answerOfMessage(tenant, thread, "172")).toBeNull();
+      await expect(
+        refs.save({
+          tenantId: tenant,
+          conversationId: "x",
+          channelId: "x",
+          reference: { channelId: "msteams" },
+        }),
+      ).rejects.toThrow(/serviceUrl/);
+    } finally {
+      await close();
+    }
   });
 });

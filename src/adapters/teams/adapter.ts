@@ -186,6 +186,18 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
     log.error({ error: describe(err) }, "teams turn failed");
   };
   const references = new ConversationReferences(db);
+  bot.addStatusContributor(async (tenantId) => {
+    const r = await db.query<{ active: number; inactive: number }>(
+      `SELECT count(*) FILTER (WHERE active)::int AS active, count(*) FILTER (WHERE NOT active)::int AS inactive
+       FROM teams_conversations WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    const row = r.rows[0] ?? { active: 0, inactive: 0 };
+    const mode = authenticated
+      ? `Teams: connected as bot app ${appId.slice(0, 8)}… (${env.MICROSOFT_APP_TYPE})`
+      : "Teams: local mode without MICROSOFT_APP_ID (unauthenticated, loopback only)";
+    return [`${mode}; ${row.active} conversation(s) reachable, ${row.inactive} inactive`];
+  });
   const typingIntervalMs = deps.typingIntervalMs ?? 3000;
   const inflight = new Set<Promise<void>>();
   let closed = false;
@@ -543,8 +555,13 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
         return await withClient(ref, async (client) => {
           let conversationId: string;
           let id: string;
+          // A thread of this channel: the stored one, or another thread of the same channel/chat.
           const threadId =
-            target.threadId && stored.conversationId === target.threadId ? target.threadId : undefined;
+            target.threadId &&
+            (stored.conversationId === target.threadId ||
+              target.threadId.toLowerCase().startsWith(`${stored.channelId.toLowerCase()};messageid=`))
+              ? target.threadId
+              : undefined;
           if (stored.conversationType === "channel" && !threadId) {
             // A new post in a channel: create a conversation in that channel (never post to the bare id).
             const created = await client.conversations.createConversation({
