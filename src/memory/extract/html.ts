@@ -289,7 +289,7 @@ const plainTitle = compile({ wordwrap: false, decodeEntities: true });
 export function extractHtml(bytes: Uint8Array): ExtractedDocument {
   const html = decodeHtmlBytes(bytes);
   const doc = htmlToDocument(html, "web");
-  const rawTitle = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(html)?.[1];
+  const rawTitle = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(html.slice(0, 100_000))?.[1];
   const title = rawTitle ? plainTitle(rawTitle).replace(/\s+/g, " ").trim() : "";
   // Prefer the page's own h1 when <title> is that h1 plus a site suffix ("Post | Site").
   if (doc.title && title.includes(doc.title)) return doc;

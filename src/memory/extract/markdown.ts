@@ -190,6 +190,8 @@ export function extractMarkdown(source: string): ExtractedDocument {
     if (inComment || line.includes("<!--")) {
       let kept = "";
       let pos = 0;
+      let ticks = 0;
+      let ticksTo = 0;
       while (pos < line.length) {
         if (inComment) {
           const end = line.indexOf("-->", pos);
@@ -201,8 +203,10 @@ export function extractMarkdown(source: string): ExtractedDocument {
           pos = end + 3;
         } else {
           let start = line.indexOf("<!--", pos);
-          // `<!-- … -->` inside a code span is text, not a comment.
-          while (start >= 0 && (line.slice(0, start).match(/`/g)?.length ?? 0) % 2 === 1) {
+          // `<!-- … -->` inside a code span is text, not a comment (backticks counted once).
+          while (start >= 0) {
+            for (; ticksTo < start; ticksTo++) if (line.charCodeAt(ticksTo) === 96) ticks++;
+            if (ticks % 2 === 0) break;
             start = line.indexOf("<!--", start + 4);
           }
           if (start < 0) {
