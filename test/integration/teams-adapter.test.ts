@@ -96,7 +96,7 @@ async function startTeams(
   db: Db,
   bot: Bot,
   env: Record<string, string> = {},
-  channelAuth?: { openIdMetadataUrl: string },
+  opts: { channelAuth?: { openIdMetadataUrl: string }; typingIntervalMs?: number } = {},
 ): Promise<Running> {
   const config = loadConfig({ ATOM_DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env });
   const teams = createTeamsAdapter({
@@ -104,8 +104,8 @@ async function startTeams(
     db,
     bot,
     logger: silentLogger,
-    typingIntervalMs: 60_000,
-    channelAuth,
+    typingIntervalMs: opts.typingIntervalMs ?? 60_000,
+    channelAuth: opts.channelAuth,
   });
   const app = createApp({ logger: silentLogger, readiness: [], routes: [teams.routes] });
   const server: ServerType = await new Promise((resolve) => {
@@ -269,20 +269,25 @@ describe("Teams adapter (real CloudAdapter, fake Bot Connector)", () => {
     expect(bot.handled.filter((m) => m.text === "duplicate please")).toHaveLength(1);
   });
 
-  it("acks before the answer is ready and keeps typing", async () => {
-    bot.delayMs = 1500;
+  it("acks before any outbound call, then keeps typing until the answer is posted", async () => {
+    const slowBot = new RecordingBot();
+    slowBot.delayMs = 1200;
+    const quick = await startTeams(db, slowBot, {}, { typingIntervalMs: 200 });
     try {
       const started = Date.now();
-      const res = await postActivity(
-        run.url,
-        teamsMessage({ serviceUrl: fake.url, kind: "personal", text: "slow one" }),
-      );
+      const activity = teamsMessage({ serviceUrl: fake.url, kind: "personal", text: "slow one" });
+      const res = await postActivity(quick.url, activity);
       expect(res.status).toBe(200);
       expect(Date.now() - started).toBeLessThan(1000);
-      expect(fake.posted().map((c) => c.body.type)).toEqual(["typing"]);
-      await fake.waitFor(() => fake.messages().length === 1, 5000);
+      expect(fake.messages()).toHaveLength(0);
+      await fake.waitFor(() => fake.messages().length === 1, 10_000);
+      const types = fake.posted().map((c) => c.body.type);
+      expect(types.at(-1)).toBe("message");
+      expect(types.slice(0, -1).every((t) => t === "typing")).toBe(true);
+      expect(types.filter((t) => t === "typing").length).toBeGreaterThanOrEqual(3);
+      for (const c of fake.posted()) expect(c.activityId).toBe(activity.id);
     } finally {
-      bot.delayMs = 0;
+      await quick.close();
     }
   });
 
@@ -519,7 +524,7 @@ describe("authentication", () => {
       db,
       bot,
       { MICROSOFT_APP_ID: APP_ID, MICROSOFT_APP_PASSWORD: "test-secret-value" },
-      { openIdMetadataUrl: issuer.openIdMetadataUrl },
+      { channelAuth: { openIdMetadataUrl: issuer.openIdMetadataUrl } },
     );
   });
 

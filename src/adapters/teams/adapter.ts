@@ -4,9 +4,10 @@
  * Cards, storing conversation references for proactive sends, and recording card feedback.
  *
  * Flow (DESIGN.md, "ack fast, work after"): the adapter verifies the Bot Framework JWT, stores the
- * conversation reference, claims the activity in Postgres (duplicates stop here), sends a typing
- * indicator and returns 200 — all before any search. The answer is produced in the background and
- * posted with `replyToActivity` into the same conversation (a channel thread keeps `;messageid=`).
+ * conversation reference, claims the activity in Postgres (duplicates stop here) and returns 200 —
+ * before any search or outbound call. Then, in the background, it sends a typing indicator (repeated
+ * while working), produces the answer and posts it with `replyToActivity` into the same
+ * conversation (a channel thread keeps `;messageid=`).
  * Bot Framework REST: https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference
  */
 import { getConnInfo } from "@hono/node-server/conninfo";
@@ -309,14 +310,16 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
     const ref = TurnContext.getConversationReference(a);
     const replyToId = a.id;
     const sendTyping = () => post(client, ref, threadId, { type: ActivityTypes.Typing }, replyToId);
-    try {
-      await sendTyping();
-    } catch (err) {
-      log.warn({ error: describe(err) }, "teams: typing indicator failed");
-    }
     const fromId = a.from?.id;
+    // The HTTP ack goes out now; the typing indicator (the first response Teams sees, well within
+    // its 15 s) and the answer follow from here.
     track(
       (async () => {
+        try {
+          await sendTyping();
+        } catch (err) {
+          log.warn({ error: describe(err) }, "teams: typing indicator failed");
+        }
         const timer = setInterval(() => {
           sendTyping().catch(() => undefined);
         }, typingIntervalMs);
