@@ -86,6 +86,14 @@ describe("file types", () => {
     expect(await extractDocument({ bytes: Buffer.alloc(0), fileName: "a.md" })).toEqual({ sections: [] });
   });
 
+  it("refuses files over the size limit before parsing", async () => {
+    const bytes = Buffer.alloc(3 * 1024 * 1024, "a");
+    const err = await extractError(() =>
+      extractDocument({ bytes, fileName: "big.txt", maxBytes: 1024 * 1024 }),
+    );
+    expect(err.reason).toBe("file is too large (3 MB; the limit is 1 MB)");
+  });
+
   it("turns parser failures on garbage bytes into ExtractError for every binary format", async () => {
     const junk = Buffer.from("this is not what the extension promises".repeat(20));
     const reasons: Record<string, string> = {};

@@ -70,6 +70,9 @@ export const SUPPORTED_EXTENSIONS: readonly string[] = Object.freeze(Object.keys
 /** Default time limit for extracting one file, ms. */
 export const EXTRACT_TIMEOUT_MS = 30_000;
 
+/** Default size limit for one file, bytes (100 MiB). */
+export const EXTRACT_MAX_BYTES = 100 * 1024 * 1024;
+
 function extensionOf(fileName: string): string {
   const base = fileName.replace(/^.*[\\/]/, "");
   const dot = base.lastIndexOf(".");
@@ -122,6 +125,12 @@ async function run(
 // Control characters other than tab and newline (e.g. NUL from PDFs) are dropped from the output.
 const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
 
+function formatSize(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
+  if (bytes >= 1024) return `${Math.round((bytes / 1024) * 10) / 10} KB`;
+  return `${bytes} bytes`;
+}
+
 function formatDuration(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
@@ -148,9 +157,10 @@ function clean(doc: ExtractedDocument): ExtractedDocument {
  * document's own title when it has one and its sections in reading order (`headings` = heading
  * path outermost-first; `text` = paragraphs separated by a blank line). Empty sections are dropped.
  *
- * An empty text file (md, txt, csv, html) gives a document without sections.
+ * An empty text file (md, txt, csv, html) gives a document without sections. Files larger than
+ * `maxBytes` (default {@link EXTRACT_MAX_BYTES}) are refused before any parsing.
  * Every failure becomes an {@link ExtractError} with a short human `reason`: "file is empty"
- * (0-byte PDF/Office file),
+ * (0-byte PDF/Office file), "file is too large (… MB; the limit is … MB)",
  * "unsupported file type .xyz", "PDF is damaged: …", "PDF has no text layer", "… timed out after
  * 30 s". A parser that runs longer than `timeoutMs` (default {@link EXTRACT_TIMEOUT_MS}) is
  * abandoned: its result is ignored and the PDF extractor stops at the next page. The limit is
@@ -162,6 +172,7 @@ export async function extractDocument(input: {
   fileName: string;
   mime?: string;
   timeoutMs?: number;
+  maxBytes?: number;
 }): Promise<ExtractedDocument> {
   const { bytes, fileName, mime } = input;
   const format = formatOf(fileName, mime);
@@ -169,6 +180,12 @@ export async function extractDocument(input: {
     const ext = extensionOf(fileName);
     throw new ExtractError(
       ext ? `unsupported file type ${ext}` : `unsupported file type (${mime || "no extension"})`,
+    );
+  }
+  const maxBytes = input.maxBytes ?? EXTRACT_MAX_BYTES;
+  if (bytes.length > maxBytes) {
+    throw new ExtractError(
+      `file is too large (${formatSize(bytes.length)}; the limit is ${formatSize(maxBytes)})`,
     );
   }
   if (bytes.length === 0) {
