@@ -10,6 +10,7 @@ import { type SniffedAudio, SUPPORTED_AUDIO_FORMATS, sniffAudio } from "./sniff.
 import { type Transcriber, TranscriptionError } from "./transcriber.ts";
 
 export { createDeepgramTranscriber, fetchWithoutContentLength } from "./deepgram.ts";
+export { localAudioFile } from "./local.ts";
 export { getVoiceLanguage, parseVoiceLanguage, setVoiceLanguage, VOICE_LANGUAGE_KEY } from "./settings.ts";
 export { type SniffedAudio, SUPPORTED_AUDIO_FORMATS, sniffAudio } from "./sniff.ts";
 export type { Transcriber, TranscribeOptions, Transcription, TranscriptWord } from "./transcriber.ts";
@@ -393,4 +394,3 @@ function describeHead(bytes: Buffer): string {
   const printable = /^[\x09\x0a\x0d\x20-\x7e]*$/.test(head.toString("latin1"));
   return printable ? JSON.stringify(head.toString("latin1")) : head.toString("hex");
 }
-export { localAudioFile } from "./local.ts";
