@@ -125,6 +125,37 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     expect(fake.posted(channel)).toHaveLength(1);
   });
 
+  it("two replicas receiving the same event produce one reply", async () => {
+    const contributors = h.bot.contributors.length;
+    const replica = await startSlackHarness(
+      fake,
+      { SLACK_BOT_TOKEN: team.botToken },
+      {},
+      { db: h.db, bot: h.bot },
+    );
+    try {
+      const channel = newChannel();
+      h.bot.delayMs = 300;
+      const payload = mention("asked of two replicas", { channel });
+      const [r1, r2] = await Promise.all([deliverEvent(h.url, payload), deliverEvent(replica.url, payload)]);
+      expect([r1.status, r2.status]).toEqual([200, 200]);
+      await fake.waitFor(() => fake.posted(channel).length >= 1, 5000, "reply");
+      await sleep(600);
+      expect(fake.posted(channel)).toHaveLength(1);
+    } finally {
+      h.bot.delayMs = 0;
+      await replica.close();
+      h.bot.contributors.length = contributors;
+    }
+  });
+
+  it("processes a retry whose first delivery never arrived", async () => {
+    const channel = newChannel();
+    const r = await deliverEvent(h.url, mention("first delivery lost", { channel }), { retryNum: 1 });
+    expect(r.status).toBe(200);
+    await fake.waitFor(() => fake.posted(channel).length === 1, 5000, "reply to the retry");
+  });
+
   it("(c) a question inside a thread is answered in that thread", async () => {
     const channel = newChannel();
     await deliverEvent(
@@ -480,6 +511,33 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     await sleep(200);
     expect((await h.bot.status("default"))[0]).toContain("account_inactive");
     expect(unhandled).toEqual([]);
+  });
+});
+
+describe("Slack adapter, Socket Mode", () => {
+  it("connects through apps.connections.open at SLACK_API_URL with the app token, and mounts no Request URL", async () => {
+    const fake = await FakeSlack.start();
+    const team = fake.addTeam({ teamId: "TSOCKET" });
+    const h = await startSlackHarness(fake, {
+      SLACK_BOT_TOKEN: team.botToken,
+      SLACK_APP_TOKEN: "xapp-1-A0-1-socket",
+    });
+    try {
+      await fake.waitFor(
+        () => fake.callsOf("apps.connections.open").length > 0,
+        5000,
+        "apps.connections.open",
+      );
+      expect(fake.callsOf("apps.connections.open")[0]?.token).toBe("xapp-1-A0-1-socket");
+      const r = await deliverEvent(
+        h.url,
+        eventCallback({ teamId: team.teamId, event: messageEvent({ text: "x" }) }),
+      );
+      expect(r.status).toBe(404);
+    } finally {
+      await h.close();
+      await fake.close();
+    }
   });
 });
 

@@ -90,15 +90,19 @@ export interface SlackHarness {
   close(): Promise<void>;
 }
 
-/** Starts the adapter (real Bolt, real WebClient) against `fake`, on 127.0.0.1. */
+/**
+ * Starts the adapter (real Bolt, real WebClient) against `fake`, on 127.0.0.1. With `shared`, the
+ * adapter uses that database and bot (a second replica of the same deployment).
+ */
 export async function startSlackHarness(
   fake: FakeSlack,
   env: Record<string, string>,
   options: SlackAdapterOptions = {},
+  shared?: { db: Db; bot: StubBot },
 ): Promise<SlackHarness> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atom-slack-"));
-  const db = await openPglite("memory://");
-  await migrate(db);
+  const db = shared?.db ?? (await openPglite("memory://"));
+  if (!shared) await migrate(db);
   const config = loadConfig({
     ATOM_DATA_DIR: dataDir,
     LOG_LEVEL: "silent",
@@ -106,7 +110,7 @@ export async function startSlackHarness(
     SLACK_API_URL: fake.apiUrl,
     ...env,
   });
-  const bot = new StubBot();
+  const bot = shared?.bot ?? new StubBot();
   const purged: string[] = [];
   const adapter = createSlackAdapter({
     config,
@@ -136,7 +140,7 @@ export async function startSlackHarness(
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await adapter.close();
-      await db.close();
+      if (!shared) await db.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

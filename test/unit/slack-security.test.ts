@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SlackInstallationStore } from "../../src/adapters/slack/installations.ts";
-import { migrate, openPglite } from "../../src/db/index.ts";
+import { migrate, openPglite, openPostgres } from "../../src/db/index.ts";
 import type { Db } from "../../src/db/types.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import {
@@ -65,14 +65,48 @@ describe("crypto: AES-256-GCM envelope sealing", () => {
   });
 });
 
-describe("OAuth state store and Slack installations (PGlite)", () => {
+const PG_URL = process.env.TEST_DATABASE_URL;
+const backends: { name: string; open: () => Promise<{ db: Db; drop: () => Promise<void> }> }[] = [
+  {
+    name: "PGlite",
+    open: async () => {
+      const db = await openPglite("memory://");
+      return { db, drop: async () => {} };
+    },
+  },
+];
+if (PG_URL) {
+  backends.push({
+    name: "PostgreSQL",
+    open: async () => {
+      const schema = `t_slack_${process.pid}_${Date.now().toString(36)}`;
+      const admin = await openPostgres(PG_URL);
+      await admin.exec(`CREATE SCHEMA ${schema}`);
+      const sep = PG_URL.includes("?") ? "&" : "?";
+      const db = await openPostgres(
+        `${PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+      );
+      return {
+        db,
+        drop: async () => {
+          await admin.exec(`DROP SCHEMA ${schema} CASCADE`);
+          await admin.close();
+        },
+      };
+    },
+  });
+}
+
+describe.each(backends)("OAuth state store and Slack installations ($name)", (backend) => {
   let db: Db;
+  let drop: () => Promise<void> = async () => {};
   beforeAll(async () => {
-    db = await openPglite("memory://");
+    ({ db, drop } = await backend.open());
     await migrate(db);
   });
   afterAll(async () => {
     await db?.close();
+    await drop();
   });
 
   it("accepts a state once, from the issuing browser, before it expires", async () => {
