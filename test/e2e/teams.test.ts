@@ -12,6 +12,7 @@ import { loadConfig } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/main.ts";
 import { createLogger, silentLogger } from "../../src/observability/logger.ts";
 import {
+  activityText,
   cardActionInvoke,
   mention,
   postActivity,
@@ -26,11 +27,6 @@ const haveCorpus = fs.existsSync(HANDBOOK);
 if (!haveCorpus) console.warn(`Teams e2e skipped: the handbook corpus is not at ${HANDBOOK}`);
 
 const logger = () => (process.env.TEAMS_E2E_DEBUG ? createLogger("debug") : silentLogger);
-
-/** Every piece of text in an outgoing activity (text, summary, Adaptive Card text blocks). */
-function activityText(body: Record<string, unknown>): string {
-  return JSON.stringify([body.text, body.summary, body.attachments]);
-}
 
 describe.skipIf(!haveCorpus)("atom serve + Teams (fake Bot Connector, handbook indexed)", () => {
   let fake: FakeBotConnector;

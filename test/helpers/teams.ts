@@ -150,3 +150,23 @@ export async function postActivity(
   if (authorization !== undefined) headers.authorization = authorization;
   return fetch(`${baseUrl}/api/messages`, { method: "POST", headers, body: JSON.stringify(activity) });
 }
+
+/**
+ * Every piece of text in an outgoing activity the fake connector recorded (`text`, `summary`,
+ * Adaptive Card text blocks), as one string for `toContain` checks.
+ */
+export function activityText(body: Record<string, unknown> | null | undefined): string {
+  if (!body) return "";
+  const parts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") parts.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      for (const k of ["text", "title", "items", "body", "content", "attachments", "summary"])
+        if (k in o) walk(o[k]);
+    }
+  };
+  walk({ text: body.text, summary: body.summary, attachments: body.attachments });
+  return parts.join("\n");
+}

@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { serve, type ServerType } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
+import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTeamsAdapter, type TeamsAdapter } from "../../src/adapters/teams/index.ts";
 import type { ChatMessage } from "../../src/adapters/types.ts";
@@ -594,16 +595,23 @@ describe("authentication", () => {
 
   it("without an app id, accepts unauthenticated activities only from loopback", async () => {
     const config = loadConfig({ ATOM_DATA_DIR: dataDir, LOG_LEVEL: "silent" });
-    const teams = createTeamsAdapter({ config, db, bot, logger: silentLogger });
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: "info" }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const teams = createTeamsAdapter({ config, db, bot, logger });
+    // Said at start (info: visible under `atom serve`), then as a warning on the first activity.
+    expect(lines.filter((l) => /WITHOUT authentication/.test(l.msg)).map((l) => l.level)).toEqual([30]);
     const app = createApp({ logger: silentLogger, readiness: [], routes: [teams.routes] });
     // app.request has no socket: the remote address is unknown, so it is not loopback.
-    const res = await app.request("/api/messages", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(teamsMessage({ serviceUrl: fake.url, text: "hi" })),
-    });
-    expect(res.status).toBe(401);
+    const send = () =>
+      app.request("/api/messages", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(teamsMessage({ serviceUrl: fake.url, text: "hi" })),
+      });
+    expect((await send()).status).toBe(401);
+    expect((await send()).status).toBe(401);
     expect(fake.calls).toHaveLength(0);
+    expect(lines.filter((l) => /WITHOUT authentication/.test(l.msg)).map((l) => l.level)).toEqual([30, 40]);
   });
 
   it("refuses to start a SingleTenant bot without a tenant id", () => {

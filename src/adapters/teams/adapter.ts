@@ -148,12 +148,13 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
   const env = config.env;
   const appId = env.MICROSOFT_APP_ID ?? "";
   const authenticated = appId.length > 0;
-  if (!authenticated) {
-    log.warn(
-      "MICROSOFT_APP_ID is not set: Teams activities at POST /api/messages are accepted WITHOUT authentication, " +
-        "and only from loopback (127.0.0.1 / ::1). Set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD before connecting Atom to Teams.",
-    );
-  }
+  const localModeWarning =
+    "MICROSOFT_APP_ID is not set: Teams activities at POST /api/messages are accepted WITHOUT authentication, " +
+    "and only from loopback (127.0.0.1 / ::1). Set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD before connecting Atom to Teams.";
+  // Shown at start by `atom serve` (log level info); one-shot CLI commands (level warn) stay quiet
+  // until an unauthenticated activity actually arrives, which is then logged as a warning once.
+  if (!authenticated) log.info(`WARNING: ${localModeWarning}`);
+  let warnedLocalMode = false;
   if (authenticated && env.MICROSOFT_APP_TYPE === "SingleTenant" && !env.MICROSOFT_APP_TENANT_ID) {
     throw new Error("MICROSOFT_APP_TENANT_ID is required when MICROSOFT_APP_TYPE is SingleTenant");
   }
@@ -462,6 +463,10 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
         return res;
       };
       if (!authenticated) {
+        if (!warnedLocalMode) {
+          warnedLocalMode = true;
+          log.warn(localModeWarning);
+        }
         let remote: string | undefined;
         try {
           remote = getConnInfo(c).remote.address;
