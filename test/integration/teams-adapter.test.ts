@@ -497,6 +497,8 @@ describe("proactive messages (Messenger)", () => {
 
   it("reports Teams health in status", async () => {
     const lines = (await Promise.all(bot.contributors.map((f) => f("default")))).flat();
+    const elsewhere = (await Promise.all(bot.contributors.map((f) => f("slack:T0THER")))).flat();
+    expect(elsewhere).toEqual([]);
     expect(
       lines.some((l) =>
         /^Teams: local mode without MICROSOFT_APP_ID.*\d+ conversation\(s\) reachable, \d+ inactive$/.test(l),

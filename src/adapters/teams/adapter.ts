@@ -195,6 +195,8 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
       [tenantId],
     );
     const row = r.rows[0] ?? { active: 0, inactive: 0 };
+    // The env-configured bot serves the default tenant; other tenants only hear about Teams if they use it.
+    if (tenantId !== atomTenantFor(undefined) && row.active + row.inactive === 0) return [];
     const mode = authenticated
       ? `Teams: connected as bot app ${appId.slice(0, 8)}… (${env.MICROSOFT_APP_TYPE})`
       : "Teams: local mode without MICROSOFT_APP_ID (unauthenticated, loopback only)";
