@@ -25,15 +25,6 @@ const int = (def: number, min: number, max: number) =>
       .max(max, { error: `must be at most ${max}` })
       .default(def),
   );
-const bool = (def: boolean) =>
-  z.preprocess(
-    emptyToUndefined,
-    z
-      .enum(["1", "0", "true", "false", "yes", "no", "on", "off"], { error: "must be true or false" })
-      .default(def ? "true" : "false")
-      .transform((v) => ["1", "true", "yes", "on"].includes(v)),
-  );
-
 const schema = z.object({
   NODE_ENV: optionalString,
   ATOM_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default("./data")),

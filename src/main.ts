@@ -37,7 +37,10 @@ type Closer = () => Promise<void> | void;
 export async function createAtom(config: Config, opts: { logger?: Logger } = {}): Promise<Atom> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const db = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite") });
+  const db = await openDb({
+    databaseUrl: config.databaseUrl,
+    pgliteDir: path.join(config.dataDir, "pglite"),
+  });
   await migrate(db);
   const memory = await openMemory({ db, uri: config.lancedbUri, logger });
   const bot = createBot({ db, memory, logger, config });
@@ -120,7 +123,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     timer.unref();
   }
   const server: ServerType = await new Promise((resolve) => {
-    const s = serveHttp({ fetch: atom.app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    const s = serveHttp({ fetch: atom.app.fetch, port: config.port, hostname: config.host }, () =>
+      resolve(s),
+    );
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;

@@ -48,7 +48,12 @@ export interface Bot {
    * Whether Atom already took part in this thread (it has stored turns there), so that a plain
    * follow-up message without a mention is meant for Atom.
    */
-  isInThread(ref: { tenantId: string; platform: ChatMessage["platform"]; channelId: string; threadId: string }): Promise<boolean>;
+  isInThread(ref: {
+    tenantId: string;
+    platform: ChatMessage["platform"];
+    channelId: string;
+    threadId: string;
+  }): Promise<boolean>;
   /** Registers extra status lines. */
   addStatusContributor(fn: StatusContributor): void;
 }

@@ -1,0 +1,156 @@
+import { randomUUID } from "node:crypto";
+import type { ChatMessage } from "../adapters/types.ts";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/index.ts";
+import type { Memory } from "../memory/memory.ts";
+import type { Logger } from "../observability/logger.ts";
+import { answersTotal } from "../observability/metrics.ts";
+import { principalsFor } from "../security/permissions.ts";
+import { DEFAULT_MIN_CONFIDENCE } from "./answer.ts";
+import { askReply } from "./handlers/ask.ts";
+import type { HandlerContext } from "./handlers/context.ts";
+import { helpReply } from "./handlers/help.ts";
+import { rememberReply } from "./handlers/remember.ts";
+import { searchReply } from "./handlers/search.ts";
+import { statusReply } from "./handlers/status.ts";
+import { classify } from "./intents.ts";
+import { makeReply, type Reply } from "./reply.ts";
+import type { Bot, FeedbackInput, HandleOptions, StatusContributor } from "./types.ts";
+
+export interface BotDeps {
+  db: Db;
+  memory: Memory;
+  logger: Logger;
+  config?: Config;
+  /** Overrides the answer confidence threshold (default: ATOM_ANSWER_MIN_SCORE or the calibrated one). */
+  minConfidence?: number;
+}
+
+/** Earlier user turns of a thread that are taken into account. */
+const HISTORY_TURNS = 6;
+/** Longest message text handled, in characters; longer text is cut. */
+const MAX_TEXT = 8000;
+
+/**
+ * Creates the platform-neutral bot core: classify → handle → store turns → Reply.
+ * Handler failures become an apologetic reply (logged with their cause), never an exception.
+ */
+export function createBot(deps: BotDeps): Bot {
+  const statusContributors: StatusContributor[] = [];
+  const minConfidence =
+    deps.minConfidence ?? deps.config?.env.ATOM_ANSWER_MIN_SCORE ?? DEFAULT_MIN_CONFIDENCE;
+  const { db, logger } = deps;
+
+  async function history(msg: ChatMessage): Promise<string[]> {
+    const r = await db.query<{ text: string }>(
+      `SELECT text FROM thread_turns WHERE tenant_id = $1 AND platform = $2 AND channel_id = $3 AND thread_id = $4
+       AND role = 'user' ORDER BY id DESC LIMIT $5`,
+      [msg.tenantId, msg.platform, msg.channelId, msg.threadId, HISTORY_TURNS],
+    );
+    return r.rows.map((x) => x.text).reverse();
+  }
+
+  async function storeTurn(msg: ChatMessage, role: "user" | "assistant", text: string): Promise<void> {
+    await db.query(
+      `INSERT INTO thread_turns (tenant_id, platform, channel_id, thread_id, role, user_id, text)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        msg.tenantId,
+        msg.platform,
+        msg.channelId,
+        msg.threadId,
+        role,
+        role === "user" ? msg.userId : null,
+        text,
+      ],
+    );
+  }
+
+  async function route(msg: ChatMessage): Promise<Reply> {
+    const intent = classify(msg.text);
+    const ctx: HandlerContext = {
+      msg,
+      intent,
+      principals: principalsFor(msg),
+      history: await history(msg),
+      db,
+      memory: deps.memory,
+      logger,
+      config: deps.config,
+      statusContributors,
+      minConfidence,
+    };
+    switch (intent.kind) {
+      case "help":
+        return helpReply();
+      case "status":
+        return statusReply(ctx);
+      case "remember":
+        return rememberReply(ctx);
+      case "search":
+        return searchReply(ctx);
+      case "ask":
+        return askReply(ctx);
+    }
+  }
+
+  return {
+    async handle(msg: ChatMessage, _opts: HandleOptions = {}): Promise<Reply> {
+      const text = msg.text.slice(0, MAX_TEXT);
+      const message = { ...msg, text };
+      let reply: Reply;
+      try {
+        reply = await route(message);
+        if (reply.intent === "ask" && reply.found) {
+          reply.answerId = randomUUID();
+          reply.actions = [
+            { id: "feedback_up", label: "👍", value: reply.answerId },
+            { id: "feedback_down", label: "👎", value: reply.answerId },
+          ];
+          await db.query(
+            `INSERT INTO answers (answer_id, tenant_id, platform, question, answer, sources)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb)`,
+            [reply.answerId, msg.tenantId, msg.platform, text, reply.text, JSON.stringify(reply.citations)],
+          );
+        }
+        if (text.trim() !== "") {
+          await storeTurn(message, "user", text);
+          await storeTurn(message, "assistant", reply.text);
+        }
+      } catch (err) {
+        logger.error({ err, platform: msg.platform, tenantId: msg.tenantId }, "handling a message failed");
+        reply = makeReply({
+          intent: "error",
+          text: "Sorry — something went wrong while I was working on that. Please try again in a moment.",
+          found: false,
+        });
+      }
+      answersTotal.inc({ platform: msg.platform, intent: reply.intent, found: String(reply.found) });
+      return { ...reply, visibility: msg.visibility };
+    },
+
+    async recordFeedback(input: FeedbackInput): Promise<boolean> {
+      const r = await db.query(
+        `INSERT INTO feedback (tenant_id, platform, answer_id, user_id, rating, question, answer, sources)
+         SELECT a.tenant_id, $2, a.answer_id, $4, $5, a.question, a.answer, a.sources
+         FROM answers a WHERE a.answer_id = $3 AND a.tenant_id = $1
+         ON CONFLICT (tenant_id, platform, answer_id, user_id) DO NOTHING
+         RETURNING id`,
+        [input.tenantId, input.platform, input.answerId, input.userId, input.rating],
+      );
+      return r.rowCount > 0;
+    },
+
+    async isInThread(ref) {
+      const r = await db.query(
+        `SELECT 1 FROM thread_turns WHERE tenant_id = $1 AND platform = $2 AND channel_id = $3 AND thread_id = $4 LIMIT 1`,
+        [ref.tenantId, ref.platform, ref.channelId, ref.threadId],
+      );
+      return r.rowCount > 0;
+    },
+
+    addStatusContributor(fn: StatusContributor) {
+      statusContributors.push(fn);
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import type { SearchResult } from "../../memory/types.ts";
+import { extractiveAnswer } from "../answer.ts";
+import { makeReply, type Reply } from "../reply.ts";
+import type { HandlerContext } from "./context.ts";
+
+/**
+ * Answers a question from memory. Without an AI key the answer is extractive: the best passages,
+ * quoted, with numbered citations. When the thread has earlier questions and the question alone
+ * finds nothing, it is searched again together with the previous question (a follow-up such as
+ * "and for contractors?"). When memory has no good match the reply says so and names what was
+ * searched.
+ */
+export async function askReply(ctx: HandlerContext): Promise<Reply> {
+  const question = ctx.intent.query;
+  const search = (q: string): Promise<SearchResult> =>
+    ctx.memory.search(q, { tenantId: ctx.msg.tenantId, principals: ctx.principals, limit: 5 });
+  let answer = extractiveAnswer(await search(question), ctx.minConfidence);
+  const previous = ctx.history.at(-1);
+  if (!answer.found && previous) {
+    answer = extractiveAnswer(await search(`${previous} ${question}`), ctx.minConfidence);
+  }
+  if (answer.found) {
+    return makeReply({
+      intent: "ask",
+      text: answer.text,
+      blocks: answer.blocks,
+      citations: answer.citations,
+      found: true,
+    });
+  }
+  return makeReply({ intent: "ask", text: await notFoundText(ctx), found: false });
+}
+
+/** "I couldn't find that…" plus the sources that were searched. */
+async function notFoundText(ctx: HandlerContext): Promise<string> {
+  const sources = (await ctx.memory.status(ctx.msg.tenantId)).filter((s) => s.documents > 0);
+  if (sources.length === 0) {
+    return "I couldn't find that in your connected sources: no documents are connected yet.";
+  }
+  const total = sources.reduce((s, x) => s + x.documents, 0);
+  const names = sources.map((s) => `${s.label} (${s.documents})`).join(", ");
+  return `I couldn't find that in your connected sources. I searched ${total} documents in: ${names}.`;
+}

@@ -1,0 +1,23 @@
+import type { ChatMessage } from "../../adapters/types.ts";
+import type { Config } from "../../config.ts";
+import type { Db } from "../../db/index.ts";
+import type { Memory } from "../../memory/memory.ts";
+import type { Principal } from "../../memory/types.ts";
+import type { Logger } from "../../observability/logger.ts";
+import type { Intent, StatusContributor } from "../types.ts";
+
+/** What every handler gets. */
+export interface HandlerContext {
+  msg: ChatMessage;
+  intent: Intent;
+  principals: Principal[];
+  /** Earlier user questions of this thread, oldest first. */
+  history: string[];
+  db: Db;
+  memory: Memory;
+  logger: Logger;
+  config?: Config;
+  statusContributors: StatusContributor[];
+  /** Minimum answer confidence (see bot/answer.ts). */
+  minConfidence: number;
+}

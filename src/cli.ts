@@ -1,0 +1,206 @@
+import { parseArgs } from "node:util";
+import { runConsoleChat } from "./adapters/console/chat.ts";
+import { renderForTerminal } from "./adapters/console/render.ts";
+import { toAskJson } from "./cli/ask.ts";
+import { readQuestions, runEval } from "./cli/eval.ts";
+import { formatSummary, ingestFolder } from "./cli/ingest.ts";
+import { type CliIo, consoleMessage, openForCli, UsageError } from "./cli/runtime.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import type { Atom } from "./main.ts";
+
+const USAGE = `Usage: atom <command> [options]
+
+Commands:
+  serve                          run the HTTP server (Slack, Teams, health, metrics) on PORT
+  chat [--docs <dir>]            chat with Atom in the terminal
+  ingest <dir>                   index a folder of documents (incremental)
+  ask "<question>" [--docs <dir>] [--json]
+                                 answer one question from memory
+  eval <qa.jsonl> --docs <dir> [--json]
+                                 score answers on a question set (hit@1, hit@5, MRR, no-answer accuracy)
+  transcribe <audio file> [--json] [--language <code>]
+                                 transcribe a voice note (needs DEEPGRAM_API_KEY)
+
+Settings come from the environment (see README): ATOM_DATA_DIR, DATABASE_URL, PORT, ATOM_DOCS_DIR, …`;
+
+/**
+ * Runs the `atom` command. Returns the exit code: 0 success, 1 failure, 2 usage or
+ * configuration error.
+ */
+export async function run(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
+): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        io.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      case "serve":
+        return await serveCommand();
+      case "ingest":
+        return await ingestCommand(rest, io);
+      case "ask":
+        return await askCommand(rest, io);
+      case "chat":
+        return await chatCommand(rest, io);
+      case "eval":
+        return await evalCommand(rest, io);
+      case "transcribe":
+        return await transcribeCommand(rest, io);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`atom: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(`atom: ${err.message}\n`);
+      return 2;
+    }
+    if ((err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      io.stderr.write(`atom: ${(err as Error).message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    io.stderr.write(`atom: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+/** Entry point used by bin/atom.js: runs and exits with the command's code. */
+export async function main(argv: string[]): Promise<void> {
+  const code = await run(argv);
+  if (code !== 0 || !["serve", "chat"].includes(argv[0] ?? "")) {
+    process.exitCode = code;
+    // One-shot commands exit once output is flushed, even if a library keeps a handle open.
+    if (argv[0] !== "serve") setTimeout(() => process.exit(code), 50).unref();
+  }
+}
+
+async function withAtom<T>(fn: (atom: Atom) => Promise<T>): Promise<T> {
+  const atom = await openForCli();
+  try {
+    return await fn(atom);
+  } finally {
+    await atom.close();
+  }
+}
+
+async function ingestCommand(args: string[], io: CliIo): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const dir = positionals[0];
+  if (!dir || positionals.length > 1) throw new UsageError("ingest needs exactly one folder");
+  return withAtom(async (atom) => {
+    const summary = await ingestFolder(atom.memory, dir, io);
+    io.stdout.write(`${formatSummary(summary)}\n`);
+    return 0;
+  });
+}
+
+async function askCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { docs: { type: "string" }, json: { type: "boolean", default: false } },
+  });
+  const question = positionals.join(" ").trim();
+  if (question === "")
+    throw new UsageError('ask needs a question, e.g. atom ask "how much is the home office budget?"');
+  return withAtom(async (atom) => {
+    if (values.docs) {
+      const summary = await ingestFolder(atom.memory, values.docs, io, values.json);
+      if (!values.json && (summary.added > 0 || summary.updated > 0 || summary.errors.length > 0)) {
+        io.stderr.write(`${formatSummary(summary)}\n`);
+      }
+    }
+    const reply = await atom.bot.handle(consoleMessage(question));
+    io.stdout.write(values.json ? `${JSON.stringify(toAskJson(reply))}\n` : `${renderForTerminal(reply)}\n`);
+    return 0;
+  });
+}
+
+async function chatCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args, allowPositionals: false, options: { docs: { type: "string" } } });
+  return withAtom(async (atom) => {
+    if (values.docs) {
+      const summary = await ingestFolder(atom.memory, values.docs, io);
+      io.stderr.write(`${formatSummary(summary)}\n`);
+    }
+    await runConsoleChat(atom.bot, io);
+    return 0;
+  });
+}
+
+async function evalCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      docs: { type: "string" },
+      json: { type: "boolean", default: false },
+      verbose: { type: "boolean", default: false },
+    },
+  });
+  const file = positionals[0];
+  if (!file) throw new UsageError("eval needs a question file");
+  if (!values.docs) throw new UsageError("eval needs --docs <dir>");
+  const questions = readQuestions(file);
+  return withAtom(async (atom) => {
+    await ingestFolder(atom.memory, values.docs!, io, values.json);
+    const { scores, cases } = await runEval(atom.bot, questions);
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify(scores)}\n`);
+      return 0;
+    }
+    if (values.verbose) {
+      for (const c of cases) {
+        const mark =
+          c.expected.length === 0
+            ? c.found
+              ? "✗ answered"
+              : "✓ no answer"
+            : c.rank
+              ? `✓ rank ${c.rank}`
+              : c.found
+                ? "✗ missed"
+                : "✗ not found";
+        io.stdout.write(`${c.id} ${mark}: ${c.question}\n    cited: ${c.cited.join(", ") || "-"}\n`);
+      }
+    }
+    io.stdout.write(
+      `questions: ${scores.n}\nhit@1: ${scores.hit_at_1}\nhit@5: ${scores.hit_at_5}\nMRR: ${scores.mrr}\nno-answer accuracy: ${scores.no_answer_accuracy}\n`,
+    );
+    return 0;
+  });
+}
+
+async function transcribeCommand(args: string[], io: CliIo): Promise<number> {
+  const mod = (await import("./voice/cli.ts").catch(() => undefined)) as
+    | { runTranscribe: (argv: string[], io: CliIo) => Promise<number> }
+    | undefined;
+  if (!mod) {
+    io.stderr.write("atom: voice transcription is not available in this build\n");
+    return 1;
+  }
+  return mod.runTranscribe(args, io);
+}
+
+async function serveCommand(): Promise<number> {
+  const config = loadConfig();
+  const { startServer } = await import("./main.ts");
+  const server = await startServer(config);
+  const stop = async (signal: string) => {
+    server.atom.logger.info({ signal }, "shutting down");
+    await server.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop("SIGINT"));
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  return 0;
+}

@@ -1,0 +1,106 @@
+import fs from "node:fs";
+import { z } from "zod";
+import type { Bot } from "../bot/types.ts";
+import { askOnce } from "./ask.ts";
+import { UsageError } from "./runtime.ts";
+
+const questionSchema = z.object({
+  id: z.string(),
+  question: z.string().min(1),
+  expected_paths: z.array(z.string()),
+  expected_fact: z.string().optional(),
+});
+export type EvalQuestion = z.infer<typeof questionSchema>;
+
+/** Scores of one evaluation run (the `--json` shape of `atom eval`). */
+export interface EvalScores {
+  n: number;
+  hit_at_1: number;
+  hit_at_5: number;
+  mrr: number;
+  no_answer_accuracy: number;
+}
+
+/** One question's outcome. */
+export interface EvalCase {
+  id: string;
+  question: string;
+  expected: string[];
+  found: boolean;
+  cited: string[];
+  /** 1-based rank of the first expected document among the cited ones, or null. */
+  rank: number | null;
+}
+
+/**
+ * Reads a question file (one JSON object per line: id, question, expected_paths, expected_fact).
+ * @throws UsageError naming the line of a malformed entry.
+ */
+export function readQuestions(file: string): EvalQuestion[] {
+  if (!fs.existsSync(file)) throw new UsageError(`question file not found: ${file}`);
+  const out: EvalQuestion[] = [];
+  fs.readFileSync(file, "utf8")
+    .split(/\r?\n/)
+    .forEach((line, i) => {
+      if (line.trim() === "") return;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        throw new UsageError(`${file}:${i + 1}: not valid JSON`);
+      }
+      const r = questionSchema.safeParse(parsed);
+      if (!r.success)
+        throw new UsageError(
+          `${file}:${i + 1}: ${r.error.issues[0]?.path.join(".")} ${r.error.issues[0]?.message}`,
+        );
+      out.push(r.data);
+    });
+  return out;
+}
+
+/**
+ * Runs every question through exactly what `atom ask` does and scores it:
+ * an answerable question is a hit@k when the answer is given (`found`) and an expected file is
+ * among its first k cited documents; MRR uses the rank of the first expected file among the
+ * cited ones (0 when not found); no-answer accuracy is the share of unanswerable questions
+ * answered with `found` false.
+ */
+export async function runEval(
+  bot: Bot,
+  questions: EvalQuestion[],
+): Promise<{ scores: EvalScores; cases: EvalCase[] }> {
+  const cases: EvalCase[] = [];
+  for (const q of questions) {
+    const a = await askOnce(bot, q.question);
+    const cited = [...new Set(a.citations.map((c) => c.uri))];
+    const idx = a.found ? cited.findIndex((u) => q.expected_paths.includes(u)) : -1;
+    cases.push({
+      id: q.id,
+      question: q.question,
+      expected: q.expected_paths,
+      found: a.found,
+      cited,
+      rank: idx >= 0 ? idx + 1 : null,
+    });
+  }
+  const answerable = cases.filter((c) => c.expected.length > 0);
+  const unanswerable = cases.filter((c) => c.expected.length === 0);
+  const share = (xs: EvalCase[], f: (c: EvalCase) => boolean) =>
+    xs.length === 0 ? 1 : xs.filter(f).length / xs.length;
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    cases,
+    scores: {
+      n: cases.length,
+      hit_at_1: round(share(answerable, (c) => c.rank !== null && c.rank <= 1)),
+      hit_at_5: round(share(answerable, (c) => c.rank !== null && c.rank <= 5)),
+      mrr: round(
+        answerable.length === 0
+          ? 0
+          : answerable.reduce((s, c) => s + (c.rank ? 1 / c.rank : 0), 0) / answerable.length,
+      ),
+      no_answer_accuracy: round(share(unanswerable, (c) => !c.found)),
+    },
+  };
+}

@@ -1,0 +1,189 @@
+import { randomUUID } from "node:crypto";
+import type { Db } from "../db/index.ts";
+import type { Logger } from "../observability/logger.ts";
+import { searchSeconds } from "../observability/metrics.ts";
+import { chunkDocument } from "./chunk.ts";
+import { searchChunks } from "./search.ts";
+import { LocalFolderSource } from "./sources/local-folder.ts";
+import type { Source } from "./sources/types.ts";
+import { ChunkStore, eq } from "./store.ts";
+import { type SyncOptions, type SyncSummary, syncSource } from "./sync.ts";
+import type { DocumentMeta, Principal, SearchOptions, SearchResult } from "./types.ts";
+import { Vocabulary } from "./vocabulary.ts";
+
+/** The source id of notes stored with "remember that …". */
+export const NOTES_SOURCE = "notes";
+
+/** What `status` shows for one source. */
+export interface SourceStatus {
+  sourceId: string;
+  kind: string;
+  label: string;
+  documents: number;
+  chunks: number;
+  lastSyncAt: Date | null;
+  lastStatus: string | null;
+  lastError: string | null;
+}
+
+/**
+ * Atom's memory: documents from every source of every tenant, chunked into LanceDB, with their
+ * bookkeeping (documents, sources) in Postgres. All reads are filtered by tenant and ACL.
+ */
+export class Memory {
+  private readonly vocabularies = new Map<string, Promise<Vocabulary>>();
+
+  constructor(
+    readonly db: Db,
+    readonly store: ChunkStore,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Searches a tenant's memory. Only chunks whose ACL shares a principal with `opts.principals`
+   * are considered.
+   */
+  async search(query: string, opts: SearchOptions): Promise<SearchResult> {
+    const vocab = await this.vocabulary(opts.tenantId);
+    const result = await searchChunks(this.store, query, opts, vocab);
+    searchSeconds.observe({ mode: result.mode }, result.tookMs / 1000);
+    return result;
+  }
+
+  /** Syncs any source into a tenant's memory. */
+  async sync(source: Source, opts: SyncOptions): Promise<SyncSummary> {
+    const summary = await syncSource(this.db, this.store, source, {
+      ...opts,
+      onChange: () => this.vocabularies.delete(opts.tenantId),
+    });
+    return summary;
+  }
+
+  /** Syncs a local folder (documents readable by everyone in the tenant unless `defaultAcl` says otherwise). */
+  syncFolder(dir: string, opts: SyncOptions & { sourceId?: string }): Promise<SyncSummary> {
+    return this.sync(new LocalFolderSource(dir, { id: opts.sourceId }), opts);
+  }
+
+  /**
+   * Stores a note ("remember that …") as a one-chunk document of the `notes` source, citable later.
+   * @returns the stored document's metadata.
+   */
+  async remember(input: {
+    tenantId: string;
+    text: string;
+    author: string;
+    acl: Principal[];
+  }): Promise<DocumentMeta> {
+    const id = randomUUID();
+    const now = Date.now();
+    const title = `Note from ${input.author}, ${new Date(now).toISOString().slice(0, 10)}`;
+    const meta: DocumentMeta = {
+      tenantId: input.tenantId,
+      source: NOTES_SOURCE,
+      docId: id,
+      title,
+      uri: `note:${id}`,
+      mime: "text/plain",
+      modifiedAt: now,
+      acl: input.acl,
+    };
+    const chunks = chunkDocument({ title, sections: [{ headings: [], text: input.text }] });
+    await this.db.query(
+      `INSERT INTO sources (tenant_id, source_id, kind, label) VALUES ($1, $2, 'notes', 'Notes')
+       ON CONFLICT (tenant_id, source_id) DO NOTHING`,
+      [input.tenantId, NOTES_SOURCE],
+    );
+    await this.store.replaceDocument(meta, chunks);
+    await this.store.refreshIndex();
+    await this.db.query(
+      `INSERT INTO documents (tenant_id, source_id, doc_id, uri, title, mime, version, content_hash, modified_at, acl, chunk_count)
+       VALUES ($1, $2, $3, $4, $5, 'text/plain', '1', '', now(), $6::jsonb, $7)`,
+      [input.tenantId, NOTES_SOURCE, id, meta.uri, title, JSON.stringify(input.acl), chunks.length],
+    );
+    await this.db.query(
+      "UPDATE sources SET last_sync_at = now(), last_status = 'ok' WHERE tenant_id = $1 AND source_id = $2",
+      [input.tenantId, NOTES_SOURCE],
+    );
+    this.vocabularies.delete(input.tenantId);
+    return meta;
+  }
+
+  /** Per-source counts and last sync of a tenant. */
+  async status(tenantId: string): Promise<SourceStatus[]> {
+    const rows = await this.db.query<{
+      source_id: string;
+      kind: string;
+      label: string;
+      last_sync_at: Date | null;
+      last_status: string | null;
+      last_error: string | null;
+      documents: string | number;
+      chunks: string | number | null;
+    }>(
+      `SELECT s.source_id, s.kind, s.label, s.last_sync_at, s.last_status, s.last_error,
+              count(d.doc_id) AS documents, coalesce(sum(d.chunk_count), 0) AS chunks
+       FROM sources s LEFT JOIN documents d ON d.tenant_id = s.tenant_id AND d.source_id = s.source_id
+       WHERE s.tenant_id = $1
+       GROUP BY s.source_id, s.kind, s.label, s.last_sync_at, s.last_status, s.last_error
+       ORDER BY s.source_id`,
+      [tenantId],
+    );
+    return rows.rows.map((r) => ({
+      sourceId: r.source_id,
+      kind: r.kind,
+      label: r.label,
+      documents: Number(r.documents),
+      chunks: Number(r.chunks ?? 0),
+      lastSyncAt: r.last_sync_at ? new Date(r.last_sync_at) : null,
+      lastStatus: r.last_status,
+      lastError: r.last_error,
+    }));
+  }
+
+  /** Deletes everything a tenant has in memory: chunks, documents and sources. */
+  async purgeTenant(tenantId: string): Promise<void> {
+    await this.store.deleteTenant(tenantId);
+    await this.store.refreshIndex();
+    await this.db.query("DELETE FROM documents WHERE tenant_id = $1", [tenantId]);
+    await this.db.query("DELETE FROM sources WHERE tenant_id = $1", [tenantId]);
+    this.vocabularies.delete(tenantId);
+  }
+
+  /** Resolves when LanceDB answers (readiness). */
+  ping(): Promise<void> {
+    return this.store.ping();
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  /** The tenant's term statistics, built from its chunks on first use and after each change. */
+  private vocabulary(tenantId: string): Promise<Vocabulary> {
+    let v = this.vocabularies.get(tenantId);
+    if (!v) {
+      v = this.buildVocabulary(tenantId);
+      this.vocabularies.set(tenantId, v);
+      v.catch(() => this.vocabularies.delete(tenantId));
+    }
+    return v;
+  }
+
+  private async buildVocabulary(tenantId: string): Promise<Vocabulary> {
+    const started = performance.now();
+    const vocab = new Vocabulary();
+    const rows = await this.store.chunks.query().where(eq("tenant_id", tenantId)).select(["text"]).toArray();
+    for (const r of rows) vocab.update(String(r.text));
+    this.logger.debug(
+      { tenantId, chunks: vocab.size, ms: Math.round(performance.now() - started) },
+      "vocabulary built",
+    );
+    return vocab;
+  }
+}
+
+/** Opens memory: the LanceDB chunks table at `uri` over an already migrated database. */
+export async function openMemory(opts: { db: Db; uri: string; logger: Logger }): Promise<Memory> {
+  const store = await ChunkStore.open(opts.uri);
+  return new Memory(opts.db, store, opts.logger);
+}

@@ -1,0 +1,261 @@
+import { type QueryTerm, queryTerms, stemSet, stemToken } from "./analyze.ts";
+import {
+  aclFilter,
+  type ChunkRow,
+  type ChunkStore,
+  eq,
+  HEADING_SEPARATOR,
+  sqlString,
+  uriWords,
+} from "./store.ts";
+import type { DocumentMeta, SearchHit, SearchOptions, SearchResult } from "./types.ts";
+import type { Vocabulary } from "./vocabulary.ts";
+
+/** Tuning of ranking and of the "memory has no answer" decision. */
+export interface RankingOptions {
+  /** Chunks fetched from full-text search before reranking and grouping by document. */
+  candidates: number;
+  /** Weight of a document's 2nd and 3rd best chunks (BM25, normalised) in its score. */
+  secondaryWeight: number;
+  /** Weight of the share of query concepts the best passage covers. */
+  passageCoverageWeight: number;
+  /** Weight of the share of query concepts the document's passages cover together. */
+  documentCoverageWeight: number;
+}
+
+export const DEFAULT_RANKING: RankingOptions = {
+  candidates: 200,
+  secondaryWeight: 0.6,
+  passageCoverageWeight: 0.5,
+  documentCoverageWeight: 0.25,
+};
+
+/**
+ * One concept of a query: the word as typed plus, when memory does not know it (or barely),
+ * the spelling memory does use ("acknowlege" → "acknowledge") or its parts ("biweekly" →
+ * "bi weekly"). `weight` is the concept's IDF.
+ */
+export interface QueryConcept {
+  token: string;
+  variants: QueryTerm[];
+  weight: number;
+}
+
+/** A query after analysis. */
+export interface AnalyzedQuery {
+  concepts: QueryConcept[];
+  /** Text sent to full-text search. */
+  text: string;
+}
+
+/** A word seen in at most this many chunks may be a misspelling of a far more frequent word. */
+const RARE_DF = 2;
+/** …when the other word is at least this many times as frequent. */
+const CORRECTION_RATIO = 20;
+
+/**
+ * Analyses a query against a tenant's vocabulary: drops stop words; for a word memory has never
+ * (or almost never) seen, adds the far more frequent spelling memory uses ("acknowlege" →
+ * "acknowledge", "referal" → "referral") or, failing that, its parts when it is two known words
+ * run together ("biweekly" → "bi weekly"); weights each concept by IDF.
+ */
+export function analyzeQuery(query: string, vocab: Vocabulary | undefined): AnalyzedQuery {
+  const concepts: QueryConcept[] = [];
+  for (const term of queryTerms(query)) {
+    const variants: QueryTerm[] = [term];
+    let weight = vocab ? vocab.idf(term.stem) : 1;
+    if (vocab) {
+      const seen = vocab.wordFrequency(term.token);
+      if (seen <= RARE_DF) {
+        const fixed = vocab.correct(term.token, Math.max(1, seen * CORRECTION_RATIO));
+        const parts = fixed ? undefined : vocab.split(term.token);
+        for (const w of fixed ? [fixed] : (parts ?? [])) {
+          const v = { token: w, stem: stemToken(w) };
+          if (!variants.some((x) => x.stem === v.stem)) variants.push(v);
+        }
+        if (vocab.df(term.stem) === 0) {
+          if (fixed) weight = vocab.idf(stemToken(fixed));
+          else if (parts) weight = Math.max(...parts.map((p) => vocab.idf(stemToken(p))));
+        }
+      }
+    }
+    concepts.push({ token: term.token, variants, weight });
+  }
+  return { concepts, text: concepts.flatMap((c) => c.variants.map((v) => v.token)).join(" ") };
+}
+
+/** Builds the LanceDB filter for a search: tenant, ACL principals, optional sources and date. */
+export function searchFilter(opts: SearchOptions): string {
+  const parts = [eq("tenant_id", opts.tenantId), aclFilter(opts.principals)];
+  if (opts.sources && opts.sources.length > 0)
+    parts.push(`source IN (${opts.sources.map(sqlString).join(", ")})`);
+  if (opts.since !== undefined) parts.push(`modified_at >= ${Number(opts.since)}`);
+  return parts.join(" AND ");
+}
+
+const SELECT = [
+  "_score",
+  "tenant_id",
+  "source",
+  "doc_id",
+  "title",
+  "uri",
+  "mime",
+  "modified_at",
+  "acl",
+  "chunk_index",
+  "headings",
+  "text",
+];
+
+/**
+ * Full-text search over a tenant's chunks, filtered by tenant and ACL, grouped by document.
+ * Each document's score adds a share of its next-best chunks to its best; `confidence` is the
+ * IDF-weighted share of the query's terms that the document's best passage (with its title and
+ * headings) contains — the basis of the "no good match" decision.
+ */
+export async function searchChunks(
+  store: ChunkStore,
+  query: string,
+  opts: SearchOptions,
+  vocab?: Vocabulary,
+  ranking: RankingOptions = DEFAULT_RANKING,
+): Promise<SearchResult> {
+  const started = performance.now();
+  const analyzed = analyzeQuery(query, vocab);
+  if (analyzed.concepts.length === 0) return { hits: [], mode: "fts", tookMs: performance.now() - started };
+  const rows = (await store.chunks
+    .query()
+    .fullTextSearch(analyzed.text, { columns: "fts" })
+    .where(searchFilter(opts))
+    .select(SELECT)
+    .limit(ranking.candidates)
+    .toArray()) as ChunkRow[];
+  const hits = rankDocuments(rows, analyzed, ranking).slice(0, opts.limit ?? 5);
+  return { hits, mode: "fts", tookMs: performance.now() - started };
+}
+
+/**
+ * Reranks full-text candidates and groups them by document. A chunk's BM25 score is normalised by
+ * the best one; a document scores its best chunk, a share of its next two, and how much of the
+ * query (IDF-weighted concepts) its best passage and all its passages cover. Covering most of a
+ * question in one place beats repeating one rare word.
+ */
+export function rankDocuments(
+  rows: ChunkRow[],
+  analyzed: AnalyzedQuery,
+  ranking: RankingOptions,
+): SearchHit[] {
+  const maxScore = rows.reduce((m, r) => Math.max(m, r._score ?? 0), 0) || 1;
+  const totalWeight = analyzed.concepts.reduce((s, c) => s + c.weight, 0) || 1;
+  const byDoc = new Map<string, { row: ChunkRow; norm: number; stems: Set<string>; coverage: number }[]>();
+  for (const row of rows) {
+    const stems = stemSet(`${row.title} ${uriWords(row.uri)} ${row.headings} ${row.text}`);
+    const scored = {
+      row,
+      norm: (row._score ?? 0) / maxScore,
+      stems,
+      coverage: coverage(analyzed, [stems], totalWeight),
+    };
+    const key = `${row.source}\u0000${row.doc_id}`;
+    const list = byDoc.get(key);
+    if (list) list.push(scored);
+    else byDoc.set(key, [scored]);
+  }
+  const hits: SearchHit[] = [];
+  for (const chunks of byDoc.values()) {
+    chunks.sort((a, b) => b.norm + b.coverage - (a.norm + a.coverage));
+    const best = chunks[0]!;
+    const docCoverage = coverage(
+      analyzed,
+      chunks.map((c) => c.stems),
+      totalWeight,
+    );
+    const secondary = chunks.slice(1, 3).reduce((s, c) => s + c.norm, 0);
+    const score =
+      best.norm +
+      ranking.secondaryWeight * secondary +
+      ranking.passageCoverageWeight * best.coverage +
+      ranking.documentCoverageWeight * docCoverage;
+    const passages = chunks.map((c) => ({
+      chunkIndex: c.row.chunk_index,
+      headings: splitHeadings(c.row.headings),
+      text: c.row.text,
+      snippet: snippet(c.row.text, analyzed),
+      score: c.norm + c.coverage,
+    }));
+    hits.push({
+      doc: toMeta(best.row),
+      score,
+      confidence: best.coverage,
+      best: passages[0]!,
+      passages,
+    });
+  }
+  hits.sort((a, b) => b.score - a.score);
+  return hits;
+}
+
+/** IDF-weighted share of the query's concepts found in the union of the given stem sets. */
+function coverage(analyzed: AnalyzedQuery, stemSets: Set<string>[], totalWeight: number): number {
+  let covered = 0;
+  for (const c of analyzed.concepts) {
+    if (c.variants.some((v) => stemSets.some((s) => s.has(v.stem)))) covered += c.weight;
+  }
+  return covered / totalWeight;
+}
+
+function splitHeadings(h: string): string[] {
+  return h ? h.split(HEADING_SEPARATOR) : [];
+}
+
+function toMeta(row: ChunkRow): DocumentMeta {
+  return {
+    tenantId: row.tenant_id,
+    source: row.source,
+    docId: row.doc_id,
+    title: row.title,
+    uri: row.uri,
+    mime: row.mime,
+    modifiedAt: Number(row.modified_at),
+    acl: Array.isArray(row.acl) ? row.acl : Array.from(row.acl as Iterable<string>),
+  };
+}
+
+/**
+ * The sentence(s) of a chunk that best match the query, up to ~300 characters, cut at word
+ * boundaries.
+ */
+export function snippet(text: string, analyzed: AnalyzedQuery, maxLength = 300): string {
+  const sentences = text
+    .split(/(?<=[.!?])\s+|\n+/u)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (sentences.length === 0) return "";
+  let bestIndex = 0;
+  let bestScore = -1;
+  sentences.forEach((s, i) => {
+    const stems = stemSet(s);
+    const score = analyzed.concepts.reduce(
+      (acc, c) => acc + (c.variants.some((v) => stems.has(v.stem)) ? c.weight : 0),
+      0,
+    );
+    if (score > bestScore) {
+      bestScore = score;
+      bestIndex = i;
+    }
+  });
+  let out = sentences[bestIndex]!;
+  for (
+    let i = bestIndex + 1;
+    i < sentences.length && out.length + sentences[i]!.length + 1 <= maxLength;
+    i++
+  ) {
+    out += ` ${sentences[i]}`;
+  }
+  if (out.length > maxLength) {
+    const cut = out.lastIndexOf(" ", maxLength - 1);
+    out = `${out.slice(0, cut > maxLength / 2 ? cut : maxLength - 1)}…`;
+  }
+  return out;
+}

@@ -1,0 +1,288 @@
+import * as lancedb from "@lancedb/lancedb";
+import { Field, FixedSizeList, Float32, Float64, Int32, List, Schema, Utf8 } from "apache-arrow";
+import type { ChunkDraft, DocumentMeta, Principal } from "./types.ts";
+
+/** Name of the LanceDB table holding chunks. */
+export const CHUNKS_TABLE = "chunks";
+
+/** A stored chunk row, as read back from LanceDB. */
+export interface ChunkRow {
+  id: string;
+  tenant_id: string;
+  source: string;
+  doc_id: string;
+  title: string;
+  uri: string;
+  mime: string;
+  modified_at: number;
+  acl: Principal[];
+  chunk_index: number;
+  headings: string;
+  text: string;
+  _score?: number;
+  _distance?: number;
+}
+
+/** Separator of heading paths in the `headings` column. */
+export const HEADING_SEPARATOR = " > ";
+
+/**
+ * Quotes a value for a LanceDB (DataFusion SQL) filter: single quotes are doubled, so user or
+ * document data can never end the literal and inject filter syntax. NUL characters are refused.
+ * @throws Error when the value holds a NUL character.
+ */
+export function sqlString(value: string): string {
+  if (value.includes("\u0000")) throw new Error("filter value contains a NUL character");
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** `column = 'value'` with the value escaped. */
+export function eq(column: string, value: string): string {
+  return `${column} = ${sqlString(value)}`;
+}
+
+/** Filter that keeps rows whose `acl` shares at least one of `principals`. */
+export function aclFilter(principals: Principal[]): string {
+  if (principals.length === 0) return "false";
+  return `array_has_any(acl, [${principals.map((p) => sqlString(p.toLowerCase())).join(", ")}])`;
+}
+
+/** Vector settings of the chunks table when an embedder is configured. */
+export interface VectorSpec {
+  model: string;
+  dims: number;
+}
+
+function chunkSchema(vector?: VectorSpec): Schema {
+  const fields: Field[] = [
+    new Field("id", new Utf8(), false),
+    new Field("tenant_id", new Utf8(), false),
+    new Field("source", new Utf8(), false),
+    new Field("doc_id", new Utf8(), false),
+    new Field("title", new Utf8(), false),
+    new Field("uri", new Utf8(), false),
+    new Field("mime", new Utf8(), false),
+    new Field("modified_at", new Float64(), false),
+    new Field("acl", new List(new Field("item", new Utf8(), true)), false),
+    new Field("chunk_index", new Int32(), false),
+    new Field("headings", new Utf8(), false),
+    new Field("text", new Utf8(), false),
+    // What full-text search indexes: title and heading path (repeated, as a field boost) + text.
+    new Field("fts", new Utf8(), false),
+  ];
+  if (vector) {
+    fields.push(
+      new Field("vector", new FixedSizeList(vector.dims, new Field("item", new Float32(), true)), true),
+    );
+  }
+  return new Schema(fields);
+}
+
+/**
+ * Text that full-text search indexes for a chunk. Title, heading path and the words of the
+ * document's path ("process/incidents/on_call.md" → "process incidents on call") are fields that
+ * describe the whole passage, so they are repeated to weigh more than body text.
+ */
+export function ftsText(title: string, headings: string[], text: string, uri = ""): string {
+  const head = headings.join(" ");
+  const pathWords = uriWords(uri);
+  return `${title}\n${title}\n${pathWords}\n${head}\n${head}\n${text}`;
+}
+
+/** Words of a relative path ("a/on_call.md" → "on call"); none for URLs and other schemes. */
+export function uriWords(uri: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) return "";
+  return uri
+    .replace(/\.[a-z0-9]{1,5}$/i, "")
+    .split(/[\\/_\-.\s]+/)
+    .filter((w) => w.length > 1 && !/^\d+$/.test(w) && !/^index$/i.test(w))
+    .join(" ");
+}
+
+/**
+ * The LanceDB side of memory: one `chunks` table with every tenant's chunks, an FTS index on
+ * the `fts` column, and writes serialised through one queue (LanceDB commits are optimistic;
+ * one writer per table avoids conflicts and keeps fragments large).
+ */
+export class ChunkStore {
+  private queue: Promise<unknown> = Promise.resolve();
+  private ftsReady = false;
+  private writesSinceOptimize = 0;
+
+  private constructor(
+    private readonly conn: lancedb.Connection,
+    private table: lancedb.Table,
+    readonly vector: VectorSpec | undefined,
+  ) {}
+
+  /**
+   * Opens (or creates) the chunks table at `uri` (a directory or object-store URI).
+   * When `vector` is given and the table has no vector column or another dimension, the table is
+   * recreated empty (the caller re-indexes) instead of failing on a dimension mismatch.
+   */
+  static async open(uri: string, vector?: VectorSpec): Promise<ChunkStore> {
+    const conn = await lancedb.connect(uri);
+    const names = await conn.tableNames();
+    let table: lancedb.Table;
+    if (names.includes(CHUNKS_TABLE)) {
+      table = await conn.openTable(CHUNKS_TABLE);
+      const schema = await table.schema();
+      const vf = schema.fields.find((f) => f.name === "vector");
+      const dims = vf ? (vf.type as FixedSizeList).listSize : undefined;
+      if (dims !== vector?.dims) {
+        await conn.dropTable(CHUNKS_TABLE);
+        table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(vector));
+      }
+    } else {
+      table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(vector), { existOk: true });
+    }
+    const store = new ChunkStore(conn, table, vector);
+    store.ftsReady = (await table.listIndices()).some((i) => i.columns.includes("fts"));
+    return store;
+  }
+
+  /** Serialises a write behind earlier ones. */
+  private write<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Replaces all chunks of one document with `chunks` (delete + add in one queued write).
+   * @param vectors one embedding per chunk when the table has a vector column.
+   * @throws Error when a vector has the wrong length (LanceDB would silently pad it).
+   */
+  async replaceDocument(meta: DocumentMeta, chunks: ChunkDraft[], vectors?: number[][]): Promise<void> {
+    if (vectors) {
+      if (!this.vector) throw new Error("this memory has no vector column");
+      if (vectors.length !== chunks.length) throw new Error("one vector per chunk is required");
+      for (const v of vectors) {
+        if (v.length !== this.vector.dims) {
+          throw new Error(`embedding has ${v.length} dimensions, the table expects ${this.vector.dims}`);
+        }
+      }
+    }
+    const rows = this.toRows(meta, chunks, vectors);
+    await this.write(async () => {
+      await this.table.delete(documentFilter(meta.tenantId, meta.source, meta.docId));
+      if (rows.length > 0) await this.table.add(rows);
+      this.writesSinceOptimize++;
+    });
+  }
+
+  /** Adds many documents' chunks in one write (first ingest of a folder). Existing rows are not touched. */
+  async addRows(batch: { meta: DocumentMeta; chunks: ChunkDraft[] }[]): Promise<void> {
+    const rows = batch.flatMap(({ meta, chunks }) => this.toRows(meta, chunks));
+    if (rows.length === 0) return;
+    await this.write(async () => {
+      await this.table.add(rows);
+      this.writesSinceOptimize++;
+    });
+  }
+
+  private toRows(meta: DocumentMeta, chunks: ChunkDraft[], vectors?: number[][]): Record<string, unknown>[] {
+    const acl = [...new Set(meta.acl.map((p) => p.toLowerCase()))];
+    return chunks.map((c, i) => ({
+      id: `${meta.tenantId}/${meta.source}/${meta.docId}#${c.chunkIndex}`,
+      tenant_id: meta.tenantId,
+      source: meta.source,
+      doc_id: meta.docId,
+      title: meta.title,
+      uri: meta.uri,
+      mime: meta.mime,
+      modified_at: meta.modifiedAt,
+      acl,
+      chunk_index: c.chunkIndex,
+      headings: c.headings.join(HEADING_SEPARATOR),
+      text: c.text,
+      fts: ftsText(meta.title, c.headings, c.text, meta.uri),
+      ...(this.vector ? { vector: vectors?.[i] ?? null } : {}),
+    }));
+  }
+
+  /** Deletes the chunks of the given documents of one source. */
+  async deleteDocuments(tenantId: string, source: string, docIds: string[]): Promise<void> {
+    if (docIds.length === 0) return;
+    await this.write(async () => {
+      for (let i = 0; i < docIds.length; i += 200) {
+        const ids = docIds
+          .slice(i, i + 200)
+          .map(sqlString)
+          .join(", ");
+        await this.table.delete(
+          `${eq("tenant_id", tenantId)} AND ${eq("source", source)} AND doc_id IN (${ids})`,
+        );
+      }
+      this.writesSinceOptimize++;
+    });
+  }
+
+  /** Deletes every chunk of a tenant (uninstall), optionally of one source only. */
+  async deleteTenant(tenantId: string, source?: string): Promise<void> {
+    await this.write(async () => {
+      await this.table.delete(
+        source ? `${eq("tenant_id", tenantId)} AND ${eq("source", source)}` : eq("tenant_id", tenantId),
+      );
+      this.writesSinceOptimize++;
+    });
+  }
+
+  /**
+   * Makes full-text search current: creates the FTS index on first use and folds rows added
+   * since into it (LanceDB also searches unindexed rows, so results are correct either way;
+   * this keeps them fast). Compacts small fragments.
+   */
+  async refreshIndex(): Promise<void> {
+    await this.write(async () => {
+      if ((await this.table.countRows()) === 0) return;
+      if (!this.ftsReady) {
+        await this.table.createIndex("fts", {
+          config: lancedb.Index.fts({
+            baseTokenizer: "simple",
+            language: "English",
+            stem: true,
+            removeStopWords: true,
+            asciiFolding: true,
+            lowercase: true,
+            withPosition: false,
+            maxTokenLength: 40,
+          }),
+          replace: true,
+        });
+        this.ftsReady = true;
+        this.writesSinceOptimize = 0;
+      } else if (this.writesSinceOptimize > 0) {
+        await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+        this.writesSinceOptimize = 0;
+      }
+    });
+  }
+
+  /** The table, for queries. */
+  get chunks(): lancedb.Table {
+    return this.table;
+  }
+
+  /** Number of chunks matching an optional filter. */
+  async count(filter?: string): Promise<number> {
+    return this.table.countRows(filter);
+  }
+
+  /** Resolves when the table answers a trivial query (readiness). */
+  async ping(): Promise<void> {
+    await this.table.countRows();
+  }
+
+  /** Waits for queued writes and closes the connection. */
+  async close(): Promise<void> {
+    await this.queue.catch(() => {});
+    this.table.close();
+    this.conn.close();
+  }
+}
+
+/** Filter selecting all chunks of one document. */
+export function documentFilter(tenantId: string, source: string, docId: string): string {
+  return `${eq("tenant_id", tenantId)} AND ${eq("source", source)} AND ${eq("doc_id", docId)}`;
+}

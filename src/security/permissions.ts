@@ -1,0 +1,30 @@
+import type { ChatMessage } from "../adapters/types.ts";
+import { ANYONE, type Principal } from "../memory/types.ts";
+
+/**
+ * The principals whose documents may be used to answer a message (DESIGN.md, Permissions):
+ * a reply everyone in a channel will see uses only documents everyone may see (`anyone`); a
+ * direct message or an ephemeral reply uses the asker's own access too: their e-mail
+ * (`user:<email>`), their platform identity (`user:<platform>:<id>`), their e-mail domain
+ * (`domain:<domain>`) and any groups the adapter resolved.
+ */
+export function principalsFor(
+  msg: Pick<ChatMessage, "platform" | "userId" | "userEmail" | "userGroups" | "isDirect" | "visibility">,
+): Principal[] {
+  const out: Principal[] = [ANYONE];
+  if (!(msg.isDirect || msg.visibility === "ephemeral")) return out;
+  out.push(userPrincipal(msg.platform, msg.userId));
+  if (msg.userEmail) {
+    const email = msg.userEmail.trim().toLowerCase();
+    out.push(`user:${email}`);
+    const domain = email.split("@")[1];
+    if (domain) out.push(`domain:${domain}`);
+  }
+  for (const g of msg.userGroups ?? []) out.push(g.toLowerCase());
+  return [...new Set(out)];
+}
+
+/** Principal of a chat user without a known e-mail. */
+export function userPrincipal(platform: string, userId: string): Principal {
+  return `user:${platform}:${userId}`.toLowerCase();
+}
