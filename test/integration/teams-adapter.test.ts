@@ -397,6 +397,9 @@ describe("Teams adapter (real CloudAdapter, fake Bot Connector)", () => {
       body: "[]",
     });
     expect(arr.status).toBe(400);
+    const huge = teamsMessage({ serviceUrl: fake.url, text: "x".repeat(1_100_000) });
+    expect((await postActivity(run.url, huge)).status).toBe(413);
+    expect(fake.calls).toHaveLength(0);
   });
 });
 

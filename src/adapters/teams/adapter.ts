@@ -28,6 +28,7 @@ import {
   type ConnectorClient,
 } from "botframework-connector";
 import type { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Bot, FeedbackInput } from "../../bot/types.ts";
 import type { Reply } from "../../bot/reply.ts";
 import { makeReply } from "../../bot/reply.ts";
@@ -109,6 +110,9 @@ export class ConversationUnreachableError extends Error {
     this.name = "ConversationUnreachableError";
   }
 }
+
+/** Largest accepted activity body (Teams messages are at most ~100 KB including cards). */
+const MAX_ACTIVITY_BYTES = 1024 * 1024;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 
@@ -455,7 +459,11 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
   // ---------- HTTP ----------
 
   const routes: RouteMounter = (app: Hono) => {
-    app.post("/api/messages", async (c) => {
+    const limit = bodyLimit({
+      maxSize: MAX_ACTIVITY_BYTES,
+      onError: (c) => c.json({ error: "the activity is too large" }, 413),
+    });
+    app.post("/api/messages", limit, async (c) => {
       const started = performance.now();
       const finish = (res: Response) => {
         webhookAckSeconds.observe(
