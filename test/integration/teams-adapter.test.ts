@@ -42,8 +42,13 @@ class RecordingBot implements Bot {
   feedback: FeedbackInput[] = [];
   threads = new Set<string>();
   delayMs = 0;
+  failNext = false;
   async handle(msg: ChatMessage, opts?: HandleOptions) {
     this.handled.push(msg);
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error("memory is on fire");
+    }
     this.threads.add(msg.threadId);
     if (msg.files.length > 0 && opts?.progress) {
       const bytes = await msg.files[0]?.download?.();
@@ -312,6 +317,39 @@ describe("Teams adapter (real CloudAdapter, fake Bot Connector)", () => {
     const download = fake.calls.find((c) => c.kind === "file");
     expect(download?.headers.authorization).toBeUndefined();
     expect(bot.handled.at(-1)?.files[0]).toMatchObject({ name: "note.m4a", filetype: "m4a" });
+  });
+
+  it("posts an apology in the thread when answering fails", async () => {
+    bot.failNext = true;
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "groupChat",
+      text: "<at>Ask Bot</at> boom",
+      entities: [mention(TEST_BOT)],
+    });
+    await postActivity(run.url, activity);
+    await fake.waitFor(() => fake.messages().length === 1);
+    const reply = fake.messages()[0]!;
+    expect(reply.activityId).toBe(activity.id);
+    expect(JSON.stringify(reply.body)).toContain("Sorry, something went wrong");
+    expect(JSON.stringify(reply.body)).not.toContain("on fire");
+  });
+
+  it("marks the conversation inactive when Teams refuses the answer with 403", async () => {
+    const conv = "19:kicked-out@thread.v2";
+    fake.blockConversation(conv, 403);
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "groupChat",
+      conversationId: conv,
+      text: "<at>Ask Bot</at> hi",
+      entities: [mention(TEST_BOT)],
+    });
+    expect((await postActivity(run.url, activity)).status).toBe(200);
+    await run.teams.idle();
+    expect((await run.teams.references.get("default", conv))?.active).toBe(false);
+    // Only the typing indicator and the answer were tried; no apology is sent into a closed conversation.
+    expect(fake.posted().map((c) => c.body.type)).toEqual(["typing", "message"]);
   });
 
   it("(e) records card feedback once, however often the invoke arrives", async () => {

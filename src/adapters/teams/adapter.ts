@@ -342,6 +342,13 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
           await send(reply);
         } catch (err) {
           clearInterval(timer);
+          const status = statusOf(err);
+          if (status === 403 || status === 404) {
+            // The bot was removed or the conversation is gone: stop talking there.
+            await references.markInactive(tenantId, channelId, `HTTP ${status}`).catch(() => undefined);
+            log.warn({ channelId, status }, "teams: conversation unreachable; reference marked inactive");
+            return;
+          }
           log.error({ error: describe(err) }, "teams: answering failed");
           await send(
             makeReply({
