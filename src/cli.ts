@@ -7,6 +7,8 @@ import { formatSummary, ingestFolder } from "./cli/ingest.ts";
 import { type CliIo, consoleMessage, openForCli, UsageError } from "./cli/runtime.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import type { Atom } from "./main.ts";
+import { localAudioFile } from "./voice/local.ts";
+import { runTranscribe } from "./voice/cli.ts";
 
 const USAGE = `Usage: atom <command> [options]
 
@@ -132,7 +134,12 @@ async function chatCommand(args: string[], io: CliIo): Promise<number> {
       const summary = await ingestFolder(atom.memory, values.docs, io);
       io.stderr.write(`${formatSummary(summary)}\n`);
     }
-    await runConsoleChat(atom.bot, io);
+    await runConsoleChat(atom.bot, io, {
+      fileForLine: async (line) => {
+        const file = await localAudioFile(line);
+        return file ? [file] : [];
+      },
+    });
     return 0;
   });
 }
@@ -181,14 +188,7 @@ async function evalCommand(args: string[], io: CliIo): Promise<number> {
 }
 
 async function transcribeCommand(args: string[], io: CliIo): Promise<number> {
-  const mod = (await import("./voice/cli.ts").catch(() => undefined)) as
-    | { runTranscribe: (argv: string[], io: CliIo) => Promise<number> }
-    | undefined;
-  if (!mod) {
-    io.stderr.write("atom: voice transcription is not available in this build\n");
-    return 1;
-  }
-  return mod.runTranscribe(args, io);
+  return runTranscribe(args, io);
 }
 
 async function serveCommand(): Promise<number> {

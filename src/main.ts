@@ -2,8 +2,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { serve as serveHttp, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
-import { createSlackAdapter, slackConfigured } from "./adapters/slack/index.ts";
-import { createTeamsAdapter } from "./adapters/teams/index.ts";
 import type { Messenger, Platform } from "./adapters/types.ts";
 import { createBot } from "./bot/core.ts";
 import type { Bot } from "./bot/types.ts";
@@ -12,6 +10,7 @@ import { type Db, migrate, openDb } from "./db/index.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
+import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
 
 /** A composed Atom process: config → db → memory → bot → adapters → server (DESIGN.md, Layout). */
 export interface Atom {
@@ -20,6 +19,7 @@ export interface Atom {
   db: Db;
   memory: Memory;
   bot: Bot;
+  voice: VoiceNotes;
   app: Hono;
   /** Proactive senders by platform, for workflows and jobs. */
   messengers: Map<Platform, Messenger>;
@@ -34,7 +34,13 @@ type Closer = () => Promise<void> | void;
  * Builds every part of Atom from a validated config. Creates the data dir, runs migrations,
  * opens memory and mounts the adapters whose settings are present. Starts no network listener.
  */
-export async function createAtom(config: Config, opts: { logger?: Logger } = {}): Promise<Atom> {
+export async function createAtom(
+  config: Config,
+  opts: {
+    logger?: Logger /** Mount Slack/Teams (default true; one-shot CLI commands skip them). */;
+    adapters?: boolean;
+  } = {},
+): Promise<Atom> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   fs.mkdirSync(config.dataDir, { recursive: true });
   const db = await openDb({
@@ -43,7 +49,8 @@ export async function createAtom(config: Config, opts: { logger?: Logger } = {})
   });
   await migrate(db);
   const memory = await openMemory({ db, uri: config.lancedbUri, logger });
-  const bot = createBot({ db, memory, logger, config });
+  const voice = createVoiceNotes({ config, db, logger });
+  const bot = createBot({ db, memory, logger, config, voice });
 
   const routes: RouteMounter[] = [];
   const messengers = new Map<Platform, Messenger>();
@@ -59,17 +66,21 @@ export async function createAtom(config: Config, opts: { logger?: Logger } = {})
   ];
 
   // --- adapters: each mounts its routes and registers its Messenger when configured ---
-  // (Slack, Teams and voice wiring goes here.)
-  if (slackConfigured(config)) {
-    const slack = createSlackAdapter({ config, db, bot, memory, logger });
-    routes.push(slack.routes);
-    messengers.set("slack", slack.messenger);
-    closers.push(() => slack.close());
+  // Loaded on demand: one-shot CLI commands never pay for Bolt and botbuilder.
+  if (opts.adapters ?? true) {
+    const { createSlackAdapter, slackConfigured } = await import("./adapters/slack/index.ts");
+    if (slackConfigured(config)) {
+      const slack = createSlackAdapter({ config, db, bot, memory, logger });
+      routes.push(slack.routes);
+      messengers.set("slack", slack.messenger);
+      closers.push(() => slack.close());
+    }
+    const { createTeamsAdapter } = await import("./adapters/teams/index.ts");
+    const teams = createTeamsAdapter({ config, db, bot, logger });
+    routes.push(teams.routes);
+    messengers.set("teams", teams.messenger);
+    closers.push(() => teams.close());
   }
-  const teams = createTeamsAdapter({ config, db, bot, logger });
-  routes.push(teams.routes);
-  messengers.set("teams", teams.messenger);
-  closers.push(() => teams.close());
 
   const app = createApp({ logger, readiness, routes });
   return {
@@ -78,6 +89,7 @@ export async function createAtom(config: Config, opts: { logger?: Logger } = {})
     db,
     memory,
     bot,
+    voice,
     app,
     messengers,
     async close() {

@@ -16,12 +16,15 @@ import { statusReply } from "./handlers/status.ts";
 import { classify } from "./intents.ts";
 import { makeReply, type Reply } from "./reply.ts";
 import type { Bot, FeedbackInput, HandleOptions, StatusContributor } from "./types.ts";
+import { formatTranscriptQuote, transcriptQuoteBlocks, type VoiceNotes } from "../voice/index.ts";
 
 export interface BotDeps {
   db: Db;
   memory: Memory;
   logger: Logger;
   config?: Config;
+  /** Voice notes (transcription); messages with audio files are ignored without it. */
+  voice?: VoiceNotes;
   /** Overrides the answer confidence threshold (default: ATOM_ANSWER_MIN_SCORE or the calibrated one). */
   minConfidence?: number;
 }
@@ -95,12 +98,52 @@ export function createBot(deps: BotDeps): Bot {
   }
 
   return {
-    async handle(msg: ChatMessage, _opts: HandleOptions = {}): Promise<Reply> {
-      const text = msg.text.slice(0, MAX_TEXT);
-      const message = { ...msg, text };
+    async handle(msg: ChatMessage, opts: HandleOptions = {}): Promise<Reply> {
+      let text = msg.text.slice(0, MAX_TEXT);
       let reply: Reply;
+      let prefix: Reply | undefined;
       try {
+        const audio = deps.voice ? msg.files.find((f) => deps.voice!.isVoiceNote(f)) : undefined;
+        if (audio && deps.voice) {
+          const result = await deps.voice.transcribe(audio, {
+            tenantId: msg.tenantId,
+            speaker: msg.userEmail ?? undefined,
+          });
+          if (!result.ok) {
+            return makeReply({
+              intent: "voice",
+              text: result.message,
+              found: false,
+              visibility: msg.visibility,
+            });
+          }
+          if (result.transcript.trim() === "") {
+            return makeReply({
+              intent: "voice",
+              text: "I couldn't hear any speech in that clip.",
+              found: false,
+              visibility: msg.visibility,
+            });
+          }
+          const quote = makeReply({
+            intent: "transcript",
+            text: formatTranscriptQuote(result),
+            blocks: transcriptQuoteBlocks(result),
+            visibility: msg.visibility,
+          });
+          if (opts.progress) await opts.progress(quote);
+          else prefix = quote;
+          text = result.transcript.slice(0, MAX_TEXT);
+        }
+        const message = { ...msg, text };
         reply = await route(message);
+        if (prefix) {
+          reply = {
+            ...reply,
+            text: `${prefix.text}\n\n${reply.text}`,
+            blocks: [...prefix.blocks, ...reply.blocks],
+          };
+        }
         if (reply.intent === "ask" && reply.found) {
           reply.answerId = randomUUID();
           reply.actions = [

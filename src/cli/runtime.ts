@@ -21,7 +21,7 @@ export class UsageError extends Error {}
 export async function openForCli(env: NodeJS.ProcessEnv = process.env): Promise<Atom> {
   const config: Config = loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? "warn" });
   const logger: Logger = createLogger(config.logLevel);
-  return createAtom(config, { logger });
+  return createAtom(config, { logger, adapters: false });
 }
 
 /** A ChatMessage typed in the terminal by the local user (default tenant, a direct conversation). */

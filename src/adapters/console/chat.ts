@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import readline from "node:readline";
 import type { Bot } from "../../bot/types.ts";
+import type { ChatFile } from "../types.ts";
 import type { CliIo } from "../../cli/runtime.ts";
 import { consoleMessage } from "../../cli/runtime.ts";
 import { renderForTerminal } from "./render.ts";
@@ -13,7 +14,7 @@ import { renderForTerminal } from "./render.ts";
 export async function runConsoleChat(
   bot: Bot,
   io: CliIo,
-  opts: { prompt?: string; fileForLine?: (line: string) => import("../types.ts").ChatFile[] } = {},
+  opts: { prompt?: string; fileForLine?: (line: string) => Promise<ChatFile[]> } = {},
 ): Promise<void> {
   const threadId = randomUUID();
   const rl = readline.createInterface({ input: io.stdin ?? process.stdin, terminal: false });
@@ -25,7 +26,7 @@ export async function runConsoleChat(
     if (line === "exit" || line === "quit") break;
     if (line !== "") {
       const msg = consoleMessage(line, threadId);
-      const files = opts.fileForLine?.(line) ?? [];
+      const files = (await opts.fileForLine?.(line)) ?? [];
       if (files.length > 0) {
         msg.files = files;
         msg.text = "";
