@@ -155,10 +155,8 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
   const localModeWarning =
     "MICROSOFT_APP_ID is not set: Teams activities at POST /api/messages are accepted WITHOUT authentication, " +
     "and only from loopback (127.0.0.1 / ::1). Set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD before connecting Atom to Teams.";
-  // Shown at start by `atom serve` (log level info); one-shot CLI commands (level warn) stay quiet
-  // until an unauthenticated activity actually arrives, which is then logged as a warning once.
-  if (!authenticated) log.info(`WARNING: ${localModeWarning}`);
-  let warnedLocalMode = false;
+  // Said loudly when the adapter starts (adapters are created by `atom serve` only).
+  if (!authenticated) log.warn(localModeWarning);
   if (authenticated && env.MICROSOFT_APP_TYPE === "SingleTenant" && !env.MICROSOFT_APP_TENANT_ID) {
     throw new Error("MICROSOFT_APP_TENANT_ID is required when MICROSOFT_APP_TYPE is SingleTenant");
   }
@@ -480,10 +478,6 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
         return res;
       };
       if (!authenticated) {
-        if (!warnedLocalMode) {
-          warnedLocalMode = true;
-          log.warn(localModeWarning);
-        }
         let remote: string | undefined;
         try {
           remote = getConnInfo(c).remote.address;
