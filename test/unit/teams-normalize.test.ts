@@ -10,6 +10,7 @@ import {
   mentionsBot,
   threadConversationId,
 } from "../../src/adapters/teams/normalize.ts";
+import { isVoiceNote } from "../../src/voice/index.ts";
 import { mention, TEST_BOT, TEST_USER } from "../helpers/teams.ts";
 
 const dana = { id: TEST_USER.id, name: "Dana Fox" };
@@ -104,12 +105,35 @@ describe("filesOf", () => {
       { maxBytes: 1024, fetch: fakeFetch },
     );
     expect(files.map((f) => [f.name, f.filetype, f.mimetype])).toEqual([
-      ["Voice note.M4A", "m4a", "audio/mp4"],
+      ["Voice note.M4A", "m4a", "application/vnd.microsoft.teams.file.download.info"],
       ["clip.ogg", "ogg", "audio/ogg"],
     ]);
     expect(files[0]?.id).toBe("u1");
     expect([...((await files[0]?.download?.()) ?? [])]).toEqual([1, 2, 3]);
     expect(seen).toEqual([{ url: "https://files.example/dl?token=abc", auth: null }]);
+  });
+
+  it("produces files the voice-note detection recognises (and ignores documents)", () => {
+    const info = (name: string, fileType: string) => ({
+      contentType: "application/vnd.microsoft.teams.file.download.info",
+      name,
+      content: { downloadUrl: `https://files.example/${name}`, fileType },
+    });
+    const files = filesOf(
+      [
+        info("clip.m4a", "m4a"),
+        info("Recording.mp4", "mp4"),
+        info("notes.docx", "docx"),
+        { contentType: "audio/ogg", name: "a.ogg", contentUrl: "https://files.example/a.ogg" },
+      ],
+      { maxBytes: 1024 },
+    );
+    expect(files.map((f) => [f.name, isVoiceNote(f)])).toEqual([
+      ["clip.m4a", true],
+      ["Recording.mp4", true],
+      ["notes.docx", false],
+      ["a.ogg", true],
+    ]);
   });
 
   it("rejects failed and oversized downloads", async () => {

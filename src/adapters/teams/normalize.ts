@@ -126,7 +126,8 @@ export function atomTenantFor(_teamsTenantId: string | undefined): string {
 
 /**
  * Files attached to a Teams message: shared files (`…file.download.info`, with a pre-authenticated
- * `downloadUrl`) and `audio/*` attachments (`contentUrl`). `download` GETs the URL without an
+ * `downloadUrl`; `mimetype` is that attachment type and `filetype` the file's extension from
+ * `content.fileType`) and `audio/*` attachments (`contentUrl`; `mimetype` the audio type). `download` GETs the URL without an
  * `Authorization` header (the URL carries its own token) and rejects non-2xx answers and bodies
  * larger than `maxBytes`.
  */
@@ -144,6 +145,9 @@ export function filesOf(
       const content = (a.content ?? {}) as { downloadUrl?: unknown; fileType?: unknown; uniqueId?: unknown };
       url = typeof content.downloadUrl === "string" ? content.downloadUrl : undefined;
       filetype = typeof content.fileType === "string" ? content.fileType.toLowerCase() : undefined;
+      // The attachment type says "a shared file"; the file's own type is `filetype` (voice notes
+      // are recognised from it, e.g. m4a or mp4).
+      mimetype = TEAMS_FILE_DOWNLOAD_INFO;
     } else if (typeof a.contentType === "string" && a.contentType.toLowerCase().startsWith("audio/")) {
       url = a.contentUrl;
       mimetype = a.contentType.toLowerCase();
@@ -158,7 +162,7 @@ export function filesOf(
       id:
         ((a.content as { uniqueId?: string } | undefined)?.uniqueId as string | undefined) ?? `${i}:${name}`,
       name,
-      mimetype: mimetype ?? mimeFromExtension(filetype),
+      mimetype,
       filetype: filetype ?? extensionOf(name),
       downloadUrl,
       download: async () => {
@@ -178,22 +182,4 @@ export function filesOf(
 function extensionOf(name: string | undefined): string | undefined {
   const m = /\.([a-z0-9]{1,8})$/i.exec(name ?? "");
   return m?.[1]?.toLowerCase();
-}
-
-const MIME_BY_EXT: Record<string, string> = {
-  mp3: "audio/mpeg",
-  m4a: "audio/mp4",
-  mp4: "video/mp4",
-  wav: "audio/wav",
-  ogg: "audio/ogg",
-  webm: "audio/webm",
-  aac: "audio/aac",
-  pdf: "application/pdf",
-  txt: "text/plain",
-  md: "text/markdown",
-  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-};
-
-function mimeFromExtension(ext: string | undefined): string | undefined {
-  return ext ? MIME_BY_EXT[ext] : undefined;
 }
