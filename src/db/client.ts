@@ -66,7 +66,7 @@ export async function openPglite(dir: string): Promise<Db> {
   await pgl.waitReady;
   const query = async <T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
     const r = await pgl.query<T>(sql, params);
-    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
   };
   return {
     kind: "pglite",
@@ -79,7 +79,7 @@ export async function openPglite(dir: string): Promise<Db> {
         fn({
           async query<T>(sql: string, params?: unknown[]) {
             const r = await t.query<T>(sql, params);
-            return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+            return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
           },
         }),
       );
