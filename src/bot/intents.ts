@@ -16,7 +16,9 @@ export function classify(text: string): Intent {
   if (t === "" || HELP.test(t)) return { kind: "help", query: "" };
   if (STATUS.test(t)) return { kind: "status", query: "" };
   const remember = REMEMBER.exec(t);
-  if (remember?.[1]?.trim()) return { kind: "remember", query: remember[1].trim() };
+  // "remember that" alone has no note: the regex would otherwise store the word "that".
+  const note = remember?.[1]?.trim();
+  if (note && !/^that$/i.test(note)) return { kind: "remember", query: note };
   const search = SEARCH.exec(t);
   if (search?.[1]?.trim()) return { kind: "search", query: search[1].trim().replace(/[?.!]+$/, "") };
   return { kind: "ask", query: t };
