@@ -2,10 +2,25 @@ import type { SearchHit, SearchResult } from "../memory/types.ts";
 import type { Citation, ReplyBlock } from "./reply.ts";
 
 /**
- * Default share of a question's (IDF-weighted) terms that the best passage must contain for
- * memory to count as answering it. Calibrated on the handbook question set (bench/README.md).
+ * Memory answers a question when its best passage covers at least this share of the question's
+ * IDF-weighted concepts (`SearchHit.confidence`)…
  */
-export const DEFAULT_MIN_CONFIDENCE = 0.28;
+export const DEFAULT_MIN_CONFIDENCE = 0.5;
+/**
+ * …or, for long, chatty questions whose incidental words no passage shares, when the passage
+ * still shares at least this much specific information (`SearchHit.evidence`, in units of one
+ * very rare term). Both were calibrated on the handbook question set (bench/README.md).
+ */
+export const DEFAULT_MIN_EVIDENCE = 1.2;
+
+/** Whether a search hit is good enough to answer from. */
+export function answers(
+  hit: SearchHit | undefined,
+  minConfidence = DEFAULT_MIN_CONFIDENCE,
+  minEvidence = DEFAULT_MIN_EVIDENCE,
+): boolean {
+  return hit !== undefined && (hit.confidence >= minConfidence || hit.evidence >= minEvidence);
+}
 
 /** How many documents an answer cites at most, and how many passages it quotes. */
 const MAX_CITATIONS = 5;
@@ -31,12 +46,12 @@ export function extractiveAnswer(
   minConfidence = DEFAULT_MIN_CONFIDENCE,
 ): ExtractiveAnswer {
   const top = result.hits[0];
-  if (!top || top.confidence < minConfidence) return { found: false, text: "", blocks: [], citations: [] };
+  if (!top || !answers(top, minConfidence)) return { found: false, text: "", blocks: [], citations: [] };
   const cited = result.hits.filter((h) => h.score >= top.score * MIN_RELATIVE_SCORE).slice(0, MAX_CITATIONS);
   const citations: Citation[] = cited.map((h, i) => toCitation(h, i + 1));
   const quotes = citations
     .slice(0, MAX_QUOTES)
-    .filter((_c, i) => i === 0 || cited[i]!.confidence >= minConfidence);
+    .filter((_c, i) => i === 0 || answers(cited[i], minConfidence));
   const blocks: ReplyBlock[] = [{ type: "text", text: "Here is what I found in your documents:" }];
   for (const c of quotes) blocks.push({ type: "quote", text: c.snippet, citation: c.n });
   const lines = [

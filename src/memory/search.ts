@@ -44,6 +44,8 @@ export interface QueryConcept {
 /** A query after analysis. */
 export interface AnalyzedQuery {
   concepts: QueryConcept[];
+  /** IDF of a term seen in no chunk: the unit of `SearchHit.evidence`. */
+  maxWeight: number;
   /** Text sent to full-text search. */
   text: string;
 }
@@ -81,7 +83,11 @@ export function analyzeQuery(query: string, vocab: Vocabulary | undefined): Anal
     }
     concepts.push({ token: term.token, variants, weight });
   }
-  return { concepts, text: concepts.flatMap((c) => c.variants.map((v) => v.token)).join(" ") };
+  return {
+    concepts,
+    maxWeight: vocab ? vocab.idf("\u0000") : 1,
+    text: concepts.flatMap((c) => c.variants.map((v) => v.token)).join(" "),
+  };
 }
 
 /** Builds the LanceDB filter for a search: tenant, ACL principals, optional sources and date. */
@@ -148,14 +154,19 @@ export function rankDocuments(
 ): SearchHit[] {
   const maxScore = rows.reduce((m, r) => Math.max(m, r._score ?? 0), 0) || 1;
   const totalWeight = analyzed.concepts.reduce((s, c) => s + c.weight, 0) || 1;
-  const byDoc = new Map<string, { row: ChunkRow; norm: number; stems: Set<string>; coverage: number }[]>();
+  const byDoc = new Map<
+    string,
+    { row: ChunkRow; norm: number; stems: Set<string>; coverage: number; covered: number }[]
+  >();
   for (const row of rows) {
     const stems = stemSet(`${row.title} ${uriWords(row.uri)} ${row.headings} ${row.text}`);
+    const covered = coveredWeight(analyzed, [stems]);
     const scored = {
       row,
       norm: (row._score ?? 0) / maxScore,
       stems,
-      coverage: coverage(analyzed, [stems], totalWeight),
+      coverage: covered / totalWeight,
+      covered,
     };
     const key = `${row.source}\u0000${row.doc_id}`;
     const list = byDoc.get(key);
@@ -166,11 +177,11 @@ export function rankDocuments(
   for (const chunks of byDoc.values()) {
     chunks.sort((a, b) => b.norm + b.coverage - (a.norm + a.coverage));
     const best = chunks[0]!;
-    const docCoverage = coverage(
-      analyzed,
-      chunks.map((c) => c.stems),
-      totalWeight,
-    );
+    const docCoverage =
+      coveredWeight(
+        analyzed,
+        chunks.map((c) => c.stems),
+      ) / totalWeight;
     const secondary = chunks.slice(1, 3).reduce((s, c) => s + c.norm, 0);
     const score =
       best.norm +
@@ -188,6 +199,7 @@ export function rankDocuments(
       doc: toMeta(best.row),
       score,
       confidence: best.coverage,
+      evidence: best.covered / (analyzed.maxWeight || 1),
       best: passages[0]!,
       passages,
     });
@@ -196,13 +208,13 @@ export function rankDocuments(
   return hits;
 }
 
-/** IDF-weighted share of the query's concepts found in the union of the given stem sets. */
-function coverage(analyzed: AnalyzedQuery, stemSets: Set<string>[], totalWeight: number): number {
+/** Summed IDF of the query's concepts found in the union of the given stem sets. */
+function coveredWeight(analyzed: AnalyzedQuery, stemSets: Set<string>[]): number {
   let covered = 0;
   for (const c of analyzed.concepts) {
     if (c.variants.some((v) => stemSets.some((s) => s.has(v.stem)))) covered += c.weight;
   }
-  return covered / totalWeight;
+  return covered;
 }
 
 function splitHeadings(h: string): string[] {

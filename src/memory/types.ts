@@ -62,8 +62,14 @@ export interface SearchHit {
   doc: DocumentMeta;
   /** Document score after aggregation; comparable only within one search. */
   score: number;
-  /** Relevance in 0..1 used to decide whether memory answers the question at all. */
+  /** IDF-weighted share (0..1) of the query's concepts that the best passage covers. */
   confidence: number;
+  /**
+   * How much specific information the best passage shares with the query: the IDF of the
+   * concepts it covers, summed, in units of the rarest possible term's IDF (so ~1 means "one
+   * very rare term in common"). Together with `confidence` it decides whether memory answers.
+   */
+  evidence: number;
   /** The best-matching chunk of the document. */
   best: { chunkIndex: number; headings: string[]; text: string; snippet: string };
   /** Further good passages of the same document, best first. */
