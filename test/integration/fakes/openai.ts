@@ -1,0 +1,339 @@
+/**
+ * A fake OpenAI embeddings API (`POST /v1/embeddings`) on 127.0.0.1, speaking OpenAI's wire format
+ * (https://platform.openai.com/docs/api-reference/embeddings/create):
+ * - auth: `Authorization: Bearer <key>` → otherwise 401
+ *   `{"error":{"message","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`
+ * - body: JSON `{model, input, encoding_format?, dimensions?, user?}`; `input` is a non-empty string
+ *   or an array of 1..2048 non-empty strings; unknown models → 404 `model_not_found`; other bad
+ *   input → 400 `invalid_request_error` naming the `param`
+ * - response: `{object:"list", data:[{object:"embedding", index, embedding}], model, usage:
+ *   {prompt_tokens, total_tokens}}`; `embedding` is a float array, or base64 of little-endian
+ *   float32 when `encoding_format` is `base64`
+ * - failures can be queued: 429 with `Retry-After` and/or `retry-after-ms`, 5xx, or vectors of the
+ *   wrong length.
+ *
+ * Embeddings are deterministic: {@link fakeEmbedding} hashes each word and its character trigrams
+ * into the model's dimension and normalises, so texts sharing words — or only word parts, such as
+ * "automatic" and "automation", which an English stemmer keeps apart — are close.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import http from "node:http";
+
+/** Dimensions of the models the fake knows (as OpenAI's). */
+export const FAKE_MODELS: Record<string, number> = {
+  "text-embedding-3-small": 1536,
+  "text-embedding-3-large": 3072,
+  "text-embedding-ada-002": 1536,
+  /** Not an OpenAI model: a small one for tests of models whose dimension must be probed. */
+  "fake-embedding-64": 64,
+};
+
+/** One request the fake received. */
+export interface OpenAiCall {
+  path: string;
+  authorization?: string;
+  model?: string;
+  inputs: number;
+  encodingFormat?: string;
+  status: number;
+}
+
+/** A queued failure: the next requests get this answer. */
+export interface OpenAiFailure {
+  status: number;
+  /** `Retry-After` header (seconds). */
+  retryAfter?: string;
+  /** `retry-after-ms` header (OpenAI sends it on 429). */
+  retryAfterMs?: string;
+  /** How many requests fail this way. Default 1. */
+  times?: number;
+  /** Instead of an error status: answer 200 with vectors this many dimensions too long (or short). */
+  wrongDims?: number;
+}
+
+export interface FakeOpenAi {
+  /** API root to use as `OPENAI_BASE_URL`, e.g. `http://127.0.0.1:43121/v1`. */
+  url: string;
+  apiKey: string;
+  calls: OpenAiCall[];
+  /** Queues failures answered before any normal response. */
+  fail(failure: OpenAiFailure): void;
+  /** Every request whose inputs contain this text fails with 500 until cleared (sync error tests). */
+  failInputsContaining(text: string | undefined): void;
+  /** Clears calls and queued failures. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const STOP = new Set(
+  "a an and are as at be by for from how i in is it of on or that the this to was what when where which who why with you your do does can".split(
+    " ",
+  ),
+);
+
+function hash32(s: string): number {
+  return createHash("md5").update(s).digest().readUInt32LE(0);
+}
+
+/**
+ * The fake's embedding of `text` in `dims` dimensions: every word (lower case, accents folded,
+ * stop words dropped) adds weight 1 at its hashed position and its boundary-marked character
+ * trigrams share weight 1 (signed hashing), then the vector is L2-normalised. Empty text gives a
+ * fixed unit vector.
+ */
+export function fakeEmbedding(text: string, dims: number): number[] {
+  const v = new Float64Array(dims);
+  const words = (
+    text
+      .normalize("NFKD")
+      .replace(/[\u0300-\u036f]/g, "")
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? []
+  ).filter((w) => !STOP.has(w));
+  const add = (feature: string, weight: number) => {
+    const h = hash32(feature);
+    v[h % dims]! += (h & 0x80000000 ? -1 : 1) * weight;
+  };
+  for (const w of words) {
+    add(`w:${w}`, 1);
+    const marked = `^${w}$`;
+    const grams: string[] = [];
+    for (let i = 0; i + 3 <= marked.length; i++) grams.push(marked.slice(i, i + 3));
+    for (const g of grams) add(`g:${g}`, 1.5 / Math.sqrt(grams.length));
+  }
+  let norm = 0;
+  for (const x of v) norm += x * x;
+  if (norm === 0) {
+    v[0] = 1;
+    norm = 1;
+  }
+  const n = Math.sqrt(norm);
+  return Array.from(v, (x) => Math.fround(x / n));
+}
+
+function errorBody(message: string, type: string, code: string | null, param: string | null = null) {
+  return { error: { message, type, param, code } };
+}
+
+/** Starts the fake on a free loopback port. */
+export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<FakeOpenAi> {
+  const apiKey = opts.apiKey ?? `sk-test-${randomUUID().replace(/-/g, "")}`;
+  const calls: OpenAiCall[] = [];
+  let failures: OpenAiFailure[] = [];
+  let failText: string | undefined;
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const call: OpenAiCall = {
+        path: req.url ?? "",
+        authorization: req.headers.authorization,
+        inputs: 0,
+        status: 0,
+      };
+      calls.push(call);
+      const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        call.status = status;
+        res.writeHead(status, {
+          "content-type": "application/json",
+          "x-request-id": `req_${randomUUID().replace(/-/g, "")}`,
+          "openai-processing-ms": "3",
+          ...headers,
+        });
+        res.end(JSON.stringify(body));
+      };
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname !== "/v1/embeddings") {
+        return send(
+          404,
+          errorBody(`Invalid URL (${req.method} ${url.pathname})`, "invalid_request_error", null),
+        );
+      }
+      if (req.method !== "POST") {
+        return send(405, errorBody(`Invalid method for ${url.pathname}`, "invalid_request_error", null));
+      }
+      if (req.headers.authorization !== `Bearer ${apiKey}`) {
+        return send(
+          401,
+          errorBody(
+            req.headers.authorization
+              ? "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."
+              : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            "invalid_request_error",
+            req.headers.authorization ? "invalid_api_key" : null,
+          ),
+        );
+      }
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        if (!body || typeof body !== "object" || Array.isArray(body)) throw new Error("not an object");
+      } catch {
+        return send(
+          400,
+          errorBody(
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly.)",
+            "invalid_request_error",
+            null,
+          ),
+        );
+      }
+      call.model = typeof body.model === "string" ? body.model : undefined;
+      call.encodingFormat = typeof body.encoding_format === "string" ? body.encoding_format : undefined;
+
+      const failure = failures[0];
+      if (failure && !failure.wrongDims) {
+        failure.times = (failure.times ?? 1) - 1;
+        if (failure.times <= 0) failures.shift();
+        const headers: Record<string, string> = {};
+        if (failure.retryAfter !== undefined) headers["retry-after"] = failure.retryAfter;
+        if (failure.retryAfterMs !== undefined) headers["retry-after-ms"] = failure.retryAfterMs;
+        if (failure.status === 429) {
+          return send(
+            429,
+            errorBody(
+              "Rate limit reached for text-embedding-3-small in organization org-fake on requests per min (RPM): Limit 3000, Used 3000, Requested 1. Please try again in 20ms.",
+              "requests",
+              "rate_limit_exceeded",
+            ),
+            headers,
+          );
+        }
+        return send(
+          failure.status,
+          errorBody(
+            "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+            null,
+          ),
+          headers,
+        );
+      }
+
+      if (typeof body.model !== "string" || body.model === "") {
+        return send(
+          400,
+          errorBody("you must provide a model parameter", "invalid_request_error", null, "model"),
+        );
+      }
+      const baseDims = FAKE_MODELS[body.model];
+      if (baseDims === undefined) {
+        return send(
+          404,
+          errorBody(
+            `The model \`${body.model}\` does not exist or you do not have access to it.`,
+            "invalid_request_error",
+            "model_not_found",
+          ),
+        );
+      }
+      const input = body.input;
+      const inputs = typeof input === "string" ? [input] : input;
+      if (
+        !Array.isArray(inputs) ||
+        inputs.length === 0 ||
+        inputs.length > 2048 ||
+        !inputs.every((s) => typeof s === "string" && s.length > 0)
+      ) {
+        return send(
+          400,
+          errorBody(
+            "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+            "invalid_request_error",
+            null,
+            "input",
+          ),
+        );
+      }
+      const format = body.encoding_format ?? "float";
+      if (format !== "float" && format !== "base64") {
+        return send(
+          400,
+          errorBody(
+            `Invalid value for 'encoding_format': '${String(format)}'. Supported values are: 'float' and 'base64'.`,
+            "invalid_request_error",
+            "invalid_value",
+            "encoding_format",
+          ),
+        );
+      }
+      let dims = baseDims;
+      if (body.dimensions !== undefined) {
+        const d = body.dimensions;
+        if (
+          !body.model.startsWith("text-embedding-3") ||
+          typeof d !== "number" ||
+          !Number.isInteger(d) ||
+          d < 1 ||
+          d > baseDims
+        ) {
+          return send(
+            400,
+            errorBody(
+              "This model does not support specifying dimensions.",
+              "invalid_request_error",
+              null,
+              "dimensions",
+            ),
+          );
+        }
+        dims = d;
+      }
+      call.inputs = inputs.length;
+      if (failText !== undefined && (inputs as string[]).some((s) => s.includes(failText!))) {
+        return send(
+          500,
+          errorBody(
+            "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+            null,
+          ),
+        );
+      }
+      let wrong = 0;
+      if (failure?.wrongDims) {
+        failure.times = (failure.times ?? 1) - 1;
+        if (failure.times <= 0) failures.shift();
+        wrong = failure.wrongDims;
+      }
+      let tokens = 0;
+      const data = (inputs as string[]).map((text, index) => {
+        tokens += Math.max(1, Math.ceil(text.length / 4));
+        const vec = fakeEmbedding(text, Math.max(1, dims + wrong));
+        const embedding =
+          format === "base64" ? Buffer.from(new Float32Array(vec).buffer).toString("base64") : vec;
+        return { object: "embedding", index, embedding };
+      });
+      send(200, {
+        object: "list",
+        data,
+        model: body.model,
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    apiKey,
+    calls,
+    fail(failure) {
+      failures.push({ ...failure });
+    },
+    failInputsContaining(text) {
+      failText = text;
+    },
+    reset() {
+      calls.length = 0;
+      failures = [];
+      failText = undefined;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
