@@ -1,12 +1,7 @@
 import type { ExtractedDocument, ExtractedSection } from "../types.ts";
-import { extractDocx } from "./docx.ts";
 import { ExtractError, toExtractError } from "./errors.ts";
-import { extractHtml } from "./html.ts";
 import { extractMarkdown } from "./markdown.ts";
-import { extractPdf } from "./pdf.ts";
-import { extractPptx } from "./pptx.ts";
 import { decodeText, extractCsv, extractPlainText } from "./text.ts";
-import { extractXlsx } from "./xlsx.ts";
 
 export { ExtractError } from "./errors.ts";
 export { extractMarkdown } from "./markdown.ts";
@@ -109,16 +104,18 @@ async function run(
       return extractPlainText(decodeText(bytes));
     case "csv":
       return extractCsv(decodeText(bytes));
+    // Parsers of binary formats are loaded on first use: most folders never need them, and
+    // together they would add seconds to every start.
     case "html":
-      return extractHtml(bytes);
+      return (await import("./html.ts")).extractHtml(bytes);
     case "pdf":
-      return extractPdf(bytes, fileName, signal);
+      return (await import("./pdf.ts")).extractPdf(bytes, fileName, signal);
     case "docx":
-      return extractDocx(bytes, fileName);
+      return (await import("./docx.ts")).extractDocx(bytes, fileName);
     case "pptx":
-      return extractPptx(bytes, fileName);
+      return (await import("./pptx.ts")).extractPptx(bytes, fileName);
     case "xlsx":
-      return extractXlsx(bytes);
+      return (await import("./xlsx.ts")).extractXlsx(bytes);
   }
 }
 
