@@ -25,6 +25,15 @@ beforeEach(() => fake.reset());
 
 const cosine = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 
+/** The parts of an embeddings response or error body these tests read. */
+interface WireBody {
+  object: string;
+  model: string;
+  data: { index: number; embedding: number[] }[];
+  usage: { prompt_tokens: number; total_tokens: number };
+  error: { message: string; type: string; code: string | null };
+}
+
 describe("fake OpenAI embeddings wire format (raw HTTP)", () => {
   const post = (body: unknown, key = fake.apiKey) =>
     fetch(`${fake.url}/embeddings`, {
@@ -40,12 +49,12 @@ describe("fake OpenAI embeddings wire format (raw HTTP)", () => {
       encoding_format: "float",
     });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as WireBody;
     expect(body.object).toBe("list");
     expect(body.model).toBe("text-embedding-3-small");
     expect(body.data).toHaveLength(2);
-    expect(body.data[1].index).toBe(1);
-    expect(body.data[0].embedding).toHaveLength(1536);
+    expect(body.data[1]!.index).toBe(1);
+    expect(body.data[0]!.embedding).toHaveLength(1536);
     expect(body.usage.prompt_tokens).toBeGreaterThan(0);
     expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens);
   });
@@ -53,7 +62,7 @@ describe("fake OpenAI embeddings wire format (raw HTTP)", () => {
   it("rejects a bad key with 401 and OpenAI's error shape", async () => {
     const res = await post({ model: "text-embedding-3-small", input: "x" }, "sk-wrong");
     expect(res.status).toBe(401);
-    const body = await res.json();
+    const body = (await res.json()) as WireBody;
     expect(body.error).toMatchObject({ type: "invalid_request_error", code: "invalid_api_key" });
     expect(typeof body.error.message).toBe("string");
   });
@@ -67,7 +76,7 @@ describe("fake OpenAI embeddings wire format (raw HTTP)", () => {
     expect((await post({ input: "x" })).status).toBe(400);
     const unknown = await post({ model: "no-such-model", input: "x" });
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).error.code).toBe("model_not_found");
+    expect(((await unknown.json()) as WireBody).error.code).toBe("model_not_found");
   });
 });
 
