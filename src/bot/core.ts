@@ -107,7 +107,7 @@ export function createBot(deps: BotDeps): Bot {
         if (audio && deps.voice) {
           const result = await deps.voice.transcribe(audio, {
             tenantId: msg.tenantId,
-            speaker: msg.userEmail ?? undefined,
+            speaker: msg.userEmail ?? msg.userId,
           });
           if (!result.ok) {
             return makeReply({

@@ -1,4 +1,4 @@
-import { DeepgramClient, DeepgramError, DeepgramTimeoutError } from "@deepgram/sdk";
+import type { DeepgramClient } from "@deepgram/sdk";
 import { type Logger, scrubSecrets } from "../observability/logger.ts";
 import {
   type TranscribeOptions,
@@ -100,15 +100,28 @@ export function createDeepgramTranscriber(opts: DeepgramTranscriberOptions): Tra
   const timeoutSeconds = opts.timeoutSeconds ?? 120;
   const sleep = opts.sleep ?? defaultSleep;
   const logger = opts.logger;
-  const client = new DeepgramClient({
-    apiKey: opts.apiKey,
-    ...(opts.baseUrl ? { baseUrl: opts.baseUrl.replace(/\/+$/, "") } : {}),
-    fetch: fetchWithoutContentLength,
-    maxRetries: 0,
-    timeoutInSeconds: timeoutSeconds,
-  });
+  // The SDK is loaded on the first voice note: most processes (CLI commands) never need it.
+  type Sdk = typeof import("@deepgram/sdk");
+  let loaded: Promise<{ sdk: Sdk; client: DeepgramClient }> | undefined;
+  const load = () => {
+    loaded ??= import("@deepgram/sdk").then((sdk) => ({
+      sdk,
+      client: new sdk.DeepgramClient({
+        apiKey: opts.apiKey,
+        ...(opts.baseUrl ? { baseUrl: opts.baseUrl.replace(/\/+$/, "") } : {}),
+        fetch: fetchWithoutContentLength,
+        maxRetries: 0,
+        timeoutInSeconds: timeoutSeconds,
+      }),
+    }));
+    return loaded;
+  };
 
-  const toError = (err: unknown, attempts: number): { error: TranscriptionError; retryAfterMs?: number } => {
+  const toError = (
+    { DeepgramError, DeepgramTimeoutError }: Sdk,
+    err: unknown,
+    attempts: number,
+  ): { error: TranscriptionError; retryAfterMs?: number } => {
     if (err instanceof DeepgramTimeoutError) {
       return {
         error: new TranscriptionError(
@@ -170,6 +183,7 @@ export function createDeepgramTranscriber(opts: DeepgramTranscriberOptions): Tra
       const params: Record<string, unknown> = { model, smart_format: true, punctuate: true };
       if (o.language) params.language = o.language;
       else if (o.detectLanguage) params.detect_language = true;
+      const { sdk, client } = await load();
       for (let attempt = 1; ; attempt++) {
         let response: unknown;
         try {
@@ -179,7 +193,7 @@ export function createDeepgramTranscriber(opts: DeepgramTranscriberOptions): Tra
             { maxRetries: 0 },
           );
         } catch (err) {
-          const { error, retryAfterMs } = toError(err, attempt);
+          const { error, retryAfterMs } = toError(sdk, err, attempt);
           const retryable = error.kind === "rate_limited" || error.kind === "unavailable";
           if (!retryable || attempt > maxRetries) throw error;
           const delay = retryAfterMs ?? baseDelay * 2 ** (attempt - 1);
