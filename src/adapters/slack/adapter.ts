@@ -43,6 +43,8 @@ export interface SlackAdapterOptions {
   loopGuard?: { max: number; windowMs: number };
   /** Identical `/atom` commands from one person in one channel within this window run once (default 30 s). */
   commandDedupeMs?: number;
+  /** Messages answered at the same time per process; more wait in memory after the ack (default 16). */
+  maxConcurrentAnswers?: number;
   /** WebClient retry policy (429 and network errors); default 3 retries. */
   retryConfig?: webApi.RetryOptions;
   /** OAuth state lifetime, seconds (default 600). */
@@ -390,14 +392,18 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
       });
   };
 
+  const workSlots = new Semaphore(opts.maxConcurrentAnswers ?? 16);
+
   /** The conversation flow shared by app_mention and message events. */
   const onMessage = async (ctx: AtomContext, event: SlackMessageEvent, kind: "mention" | "message") => {
+    // Bolt has acked; let the HTTP response go out before any database or Web API work starts.
+    await new Promise((resolve) => setImmediate(resolve));
     if (!USER_SUBTYPES.has(event.subtype) && event.subtype !== "bot_message") return;
     if (event.bot_id || event.subtype === "bot_message") {
       if (event.bot_id && event.bot_id === ctx.botId) return;
       if (!event.bot_id || !allowedBots.has(event.bot_id)) return;
     }
-    if (!event.channel || !event.ts) return;
+    if (!isAddressed(event)) return;
     if (event.user && event.user === ctx.botUserId) return;
     const isDirect = event.channel_type === "im";
     const rawText = event.text ?? "";
@@ -415,6 +421,22 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
       if (!inThread) return;
     }
     const identity = { platform: "slack", tenantId: ctx.tenantId, key: `${event.channel}:${event.ts}` };
+    const release = await workSlots.acquire();
+    try {
+      await answerMessage(ctx, event, identity, { isDirect, mentionsBot, threadTs, rawText });
+    } finally {
+      release();
+    }
+  };
+
+  /** Claims the message and answers it in its thread (runs inside a work slot). */
+  const answerMessage = async (
+    ctx: AtomContext,
+    event: SlackMessageEvent & { channel: string; ts: string },
+    identity: { platform: string; tenantId: string; key: string },
+    m: { isDirect: boolean; mentionsBot: boolean; threadTs: string; rawText: string },
+  ) => {
+    const { isDirect, mentionsBot, threadTs, rawText } = m;
     if (!(await claimEvent(db, identity))) return;
     try {
       if (!underLoopCap(`${ctx.tenantId}:${event.channel}:${threadTs}`)) {
@@ -799,6 +821,38 @@ export async function downloadFile(url: string, token: string, slackApiUrl: stri
 function errorCode(err: unknown): string | undefined {
   const data = (err as { data?: { error?: unknown } } | undefined)?.data;
   return typeof data?.error === "string" ? data.error : undefined;
+}
+
+/** Whether an event names a conversation and a message (narrows the type). */
+function isAddressed(e: SlackMessageEvent): e is SlackMessageEvent & { channel: string; ts: string } {
+  return typeof e.channel === "string" && typeof e.ts === "string";
+}
+
+/** A counting semaphore: bounds how many answers run at once. */
+class Semaphore {
+  private waiters: (() => void)[] = [];
+  private free: number;
+
+  constructor(size: number) {
+    this.free = Math.max(1, size);
+  }
+
+  /** Resolves with a release function once a slot is free. */
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) {
+      this.free -= 1;
+    } else {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.free += 1;
+    };
+  }
 }
 
 /** The fields of a Slack message/app_mention event Atom reads. */

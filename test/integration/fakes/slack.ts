@@ -114,8 +114,9 @@ export class FakeSlack {
         res.end(String(err));
       });
     });
-    // Bolt's fetch keeps connections alive; do not let them hold the process.
-    fake.server.keepAliveTimeout = 1000;
+    // Clients reuse connections (undici subtracts 1 s from the advertised keep-alive timeout, so
+    // anything near 1 s would mean a new connection per call); close() drops them all.
+    fake.server.keepAliveTimeout = 30_000;
     await new Promise<void>((resolve) => fake.server?.listen(0, "127.0.0.1", resolve));
     const { port } = fake.server.address() as AddressInfo;
     fake.url = `http://127.0.0.1:${port}`;
