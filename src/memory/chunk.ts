@@ -136,31 +136,46 @@ function splitByWords(text: string, opts: ChunkOptions): string[] {
   return out;
 }
 
-/** Cuts text into pieces of at most `size` code units without splitting a grapheme cluster. */
+/** Printable ASCII only: every position between two such characters is a grapheme boundary. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * Cuts text into pieces of at most `size` code units without splitting a grapheme cluster.
+ * Only a window of `size + 2` code units is segmented per piece: Intl.Segmenter slows down
+ * quadratically on long strings (a 1 MB line would take minutes), so cost stays linear.
+ * A cluster longer than `size` (thousands of combining marks) is cut between code points so the
+ * bound holds; a surrogate pair is still never split.
+ */
 export function splitByGraphemes(text: string, size: number): string[] {
   const out: string[] = [];
-  let current = "";
-  for (const { segment } of graphemes.segment(text)) {
-    if (segment.length > size) {
-      // A pathological cluster (thousands of combining marks): cut between code points so the
-      // hard bound holds; a surrogate pair is still never split.
-      if (current.length > 0) out.push(current);
-      current = "";
-      for (const cp of segment) {
-        if (current.length + cp.length > size) {
-          out.push(current);
-          current = "";
-        }
-        current += cp;
-      }
-      continue;
-    }
-    if (current.length + segment.length > size && current.length > 0) {
-      out.push(current);
-      current = "";
-    }
-    current += segment;
+  let start = 0;
+  while (text.length - start > size) {
+    const cut = graphemeCut(text, start, size);
+    out.push(text.slice(start, start + cut));
+    start += cut;
   }
-  if (current.length > 0) out.push(current);
+  if (start < text.length) out.push(text.slice(start));
   return out;
+}
+
+/**
+ * Length of the longest prefix of `text` from `start` (a grapheme boundary) that ends on a
+ * grapheme boundary and is at most `size` long; `text` continues past `start + size`.
+ */
+function graphemeCut(text: string, start: number, size: number): number {
+  // The window holds the whole code point after the cut (2 code units when it is a surrogate
+  // pair), so every boundary up to `size` is a true one.
+  const window = text.slice(start, start + size + 2);
+  if (PRINTABLE_ASCII.test(window)) return size;
+  let cut = 0;
+  for (const { index } of graphemes.segment(window)) {
+    if (index > size) break;
+    cut = index;
+  }
+  if (cut > 0) return cut;
+  // A pathological cluster longer than `size`: cut between code points.
+  cut = size;
+  const before = text.charCodeAt(start + cut - 1);
+  if (before >= 0xd800 && before <= 0xdbff) cut--;
+  return Math.max(cut, text.codePointAt(start)! > 0xffff ? 2 : 1);
 }
