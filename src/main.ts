@@ -7,6 +7,7 @@ import { createBot } from "./bot/core.ts";
 import type { Bot } from "./bot/types.ts";
 import { type Config, DEFAULT_TENANT } from "./config.ts";
 import { type Db, migrate, openDb } from "./db/index.ts";
+import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
@@ -48,7 +49,8 @@ export async function createAtom(
     pgliteDir: path.join(config.dataDir, "pglite"),
   });
   await migrate(db);
-  const memory = await openMemory({ db, uri: config.lancedbUri, logger });
+  const embedder = await embedderFromEnv(config.env);
+  const memory = await openMemory({ db, uri: config.lancedbUri, logger, embedder });
   const voice = createVoiceNotes({ config, db, logger });
   const bot = createBot({ db, memory, logger, config, voice });
 

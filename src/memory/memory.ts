@@ -3,10 +3,12 @@ import type { Db } from "../db/index.ts";
 import type { Logger } from "../observability/logger.ts";
 import { searchSeconds } from "../observability/metrics.ts";
 import { chunkDocument } from "./chunk.ts";
+import { type Embedder, embeddingText } from "./embed.ts";
+import { hybridSearch } from "./hybrid.ts";
 import { searchChunks } from "./search.ts";
 import { LocalFolderSource } from "./sources/local-folder.ts";
 import type { Source } from "./sources/types.ts";
-import { ChunkStore, eq } from "./store.ts";
+import { ChunkStore, eq, HEADING_SEPARATOR } from "./store.ts";
 import { type SyncOptions, type SyncSummary, syncSource } from "./sync.ts";
 import type { DocumentMeta, Principal, SearchOptions, SearchResult } from "./types.ts";
 import { Vocabulary } from "./vocabulary.ts";
@@ -26,9 +28,13 @@ export interface SourceStatus {
   lastError: string | null;
 }
 
+/** Chunks re-embedded per round when filling in missing vectors. */
+const BACKFILL_BATCH = 512;
+
 /**
  * Atom's memory: documents from every source of every tenant, chunked into LanceDB, with their
  * bookkeeping (documents, sources) in Postgres. All reads are filtered by tenant and ACL.
+ * With an {@link Embedder}, chunks also carry vectors and search is hybrid (full-text + vector).
  */
 export class Memory {
   private readonly vocabularies = new Map<string, Promise<Vocabulary>>();
@@ -37,26 +43,71 @@ export class Memory {
     readonly db: Db,
     readonly store: ChunkStore,
     private readonly logger: Logger,
+    /** Embeds chunks and queries; undefined means full-text search only. */
+    readonly embedder?: Embedder,
   ) {}
 
   /**
-   * Searches a tenant's memory. Only chunks whose ACL shares a principal with `opts.principals`
+   * Searches a tenant's memory: hybrid (`mode: "hybrid"`) when an embedder is configured, else
+   * full-text (`mode: "fts"`). Only chunks whose ACL shares a principal with `opts.principals`
    * are considered.
    */
   async search(query: string, opts: SearchOptions): Promise<SearchResult> {
     const vocab = await this.vocabulary(opts.tenantId);
-    const result = await searchChunks(this.store, query, opts, vocab);
+    const result = this.embedder
+      ? await hybridSearch(this.store, this.embedder, query, opts, vocab, undefined, undefined, (err) =>
+          this.logger.warn({ err }, "query embedding failed; full-text search only"),
+        )
+      : await searchChunks(this.store, query, opts, vocab);
     searchSeconds.observe({ mode: result.mode }, result.tookMs / 1000);
     return result;
   }
 
-  /** Syncs any source into a tenant's memory. */
+  /**
+   * Syncs any source into a tenant's memory. With an embedder, new and changed chunks are
+   * embedded, and then chunks of the tenant still lacking a vector (after a model change, or a
+   * note stored while the provider failed) are embedded too; failures land in `errors`.
+   */
   async sync(source: Source, opts: SyncOptions): Promise<SyncSummary> {
     const summary = await syncSource(this.db, this.store, source, {
       ...opts,
+      embedder: this.embedder,
       onChange: () => this.vocabularies.delete(opts.tenantId),
     });
+    if (this.embedder) {
+      try {
+        await this.embedMissing(opts.tenantId);
+      } catch (err) {
+        const reason = (err as Error)?.message ?? String(err);
+        this.logger.warn({ err, tenantId: opts.tenantId }, "re-embedding chunks without vectors failed");
+        summary.errors.push({ path: "(chunks without vectors)", reason: `embedding failed: ${reason}` });
+      }
+    }
     return summary;
+  }
+
+  /**
+   * Embeds every chunk (of one tenant, or of all) that has no vector yet, in rounds of a few
+   * hundred. Does nothing without an embedder.
+   * @returns how many chunks were embedded.
+   * @throws EmbeddingError when the provider fails; chunks embedded in earlier rounds keep their vectors.
+   */
+  async embedMissing(tenantId?: string): Promise<number> {
+    const embedder = this.embedder;
+    if (!embedder) return 0;
+    let done = 0;
+    for (;;) {
+      const rows = await this.store.rowsWithoutVector(BACKFILL_BATCH, tenantId);
+      if (rows.length === 0) return done;
+      const vectors = await embedder.embed(
+        rows.map((r) =>
+          embeddingText(r.title, r.headings ? r.headings.split(HEADING_SEPARATOR) : [], r.text),
+        ),
+      );
+      await this.store.setVectors(rows.map((r, i) => ({ id: r.id, vector: vectors[i]! })));
+      done += rows.length;
+      if (rows.length < BACKFILL_BATCH) return done;
+    }
   }
 
   /** Syncs a local folder (documents readable by everyone in the tenant unless `defaultAcl` says otherwise). */
@@ -88,12 +139,21 @@ export class Memory {
       acl: input.acl,
     };
     const chunks = chunkDocument({ title, sections: [{ headings: [], text: input.text }] });
+    let vectors: number[][] | undefined;
+    if (this.embedder) {
+      try {
+        vectors = await this.embedder.embed(chunks.map((c) => embeddingText(title, c.headings, c.text)));
+      } catch (err) {
+        // The note is still stored and found by full-text search; the next sync embeds it.
+        this.logger.warn({ err }, "embedding a note failed; it is stored without a vector");
+      }
+    }
     await this.db.query(
       `INSERT INTO sources (tenant_id, source_id, kind, label) VALUES ($1, $2, 'notes', 'Notes')
        ON CONFLICT (tenant_id, source_id) DO NOTHING`,
       [input.tenantId, NOTES_SOURCE],
     );
-    await this.store.replaceDocument(meta, chunks);
+    await this.store.replaceDocument(meta, chunks, vectors);
     await this.store.refreshIndex();
     await this.db.query(
       `INSERT INTO documents (tenant_id, source_id, doc_id, uri, title, mime, version, content_hash, modified_at, acl, chunk_count)
@@ -182,8 +242,27 @@ export class Memory {
   }
 }
 
-/** Opens memory: the LanceDB chunks table at `uri` over an already migrated database. */
-export async function openMemory(opts: { db: Db; uri: string; logger: Logger }): Promise<Memory> {
-  const store = await ChunkStore.open(opts.uri);
-  return new Memory(opts.db, store, opts.logger);
+/**
+ * Opens memory: the LanceDB chunks table at `uri` over an already migrated database. With an
+ * `embedder`, the table has a vector column of its dimension; when the table was built for another
+ * model or dimension (or none), it is rebuilt with the same chunks and empty vectors, which the next
+ * sync fills in ({@link Memory.embedMissing}).
+ */
+export async function openMemory(opts: {
+  db: Db;
+  uri: string;
+  logger: Logger;
+  embedder?: Embedder;
+}): Promise<Memory> {
+  const vector = opts.embedder ? { model: opts.embedder.model, dims: opts.embedder.dims } : undefined;
+  const store = await ChunkStore.open(opts.uri, vector);
+  if (store.rebuilt) {
+    opts.logger.info(
+      { model: vector?.model ?? null, dims: vector?.dims ?? null },
+      vector
+        ? "embedding model changed: chunks kept, vectors are re-embedded on the next sync"
+        : "embeddings turned off: vector column removed, full-text search only",
+    );
+  }
+  return new Memory(opts.db, store, opts.logger, opts.embedder);
 }

@@ -53,6 +53,17 @@ export interface VectorSpec {
   dims: number;
 }
 
+/** Schema metadata keys recording the embedding model and dimension of the `vector` column. */
+export const EMBEDDING_MODEL_KEY = "atom.embedding.model";
+export const EMBEDDING_DIMS_KEY = "atom.embedding.dims";
+
+/** The vector settings recorded in a chunks table's schema, or undefined when it has no vector column. */
+export function recordedVector(schema: Schema): { model?: string; dims: number } | undefined {
+  const vf = schema.fields.find((f) => f.name === "vector");
+  if (!vf) return undefined;
+  return { model: schema.metadata.get(EMBEDDING_MODEL_KEY), dims: (vf.type as FixedSizeList).listSize };
+}
+
 function chunkSchema(vector?: VectorSpec): Schema {
   const fields: Field[] = [
     new Field("id", new Utf8(), false),
@@ -73,6 +84,13 @@ function chunkSchema(vector?: VectorSpec): Schema {
   if (vector) {
     fields.push(
       new Field("vector", new FixedSizeList(vector.dims, new Field("item", new Float32(), true)), true),
+    );
+    return new Schema(
+      fields,
+      new Map([
+        [EMBEDDING_MODEL_KEY, vector.model],
+        [EMBEDDING_DIMS_KEY, String(vector.dims)],
+      ]),
     );
   }
   return new Schema(fields);
@@ -108,6 +126,11 @@ export class ChunkStore {
   private queue: Promise<unknown> = Promise.resolve();
   private ftsReady = false;
   private writesSinceOptimize = 0;
+  /**
+   * True when `open` rebuilt the table for another embedding model or dimension (or for adding or
+   * removing the vector column): chunks were kept, their vectors are empty until re-embedded.
+   */
+  rebuilt = false;
 
   private constructor(
     private readonly conn: lancedb.Connection,
@@ -117,27 +140,44 @@ export class ChunkStore {
 
   /**
    * Opens (or creates) the chunks table at `uri` (a directory or object-store URI).
-   * When `vector` is given and the table has no vector column or another dimension, the table is
-   * recreated empty (the caller re-indexes) instead of failing on a dimension mismatch.
+   * The embedding model and dimension are recorded in the table's schema metadata. When `vector`
+   * differs from what the table records (another model or dimension, or a vector column added or
+   * removed), the table is rebuilt with the same chunks and empty vectors — never a dimension
+   * mismatch — and `rebuilt` is set; {@link ChunkStore.rowsWithoutVector} then lists what to
+   * re-embed.
    */
   static async open(uri: string, vector?: VectorSpec): Promise<ChunkStore> {
     const conn = await lancedb.connect(uri);
     const names = await conn.tableNames();
     let table: lancedb.Table;
+    let rebuilt = false;
     if (names.includes(CHUNKS_TABLE)) {
       table = await conn.openTable(CHUNKS_TABLE);
       const schema = await table.schema();
-      const vf = schema.fields.find((f) => f.name === "vector");
-      const dims = vf ? (vf.type as FixedSizeList).listSize : undefined;
-      if (dims !== vector?.dims) {
+      const recorded = recordedVector(schema);
+      if (recorded?.dims !== vector?.dims || recorded?.model !== vector?.model) {
+        const keep = schema.fields.map((f) => f.name).filter((n) => n !== "vector");
+        const old = await table.query().select(keep).toArray();
+        const rows = old.map((r) => {
+          const row: Record<string, unknown> = {};
+          for (const k of keep) row[k] = r[k];
+          row.acl = Array.from(r.acl as Iterable<string>);
+          if (vector) row.vector = null;
+          return row;
+        });
+        table.close();
         await conn.dropTable(CHUNKS_TABLE);
         table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(vector));
+        for (let i = 0; i < rows.length; i += 5000) await table.add(rows.slice(i, i + 5000));
+        rebuilt = true;
       }
     } else {
       table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(vector), { existOk: true });
     }
     const store = new ChunkStore(conn, table, vector);
+    store.rebuilt = rebuilt;
     store.ftsReady = (await table.listIndices()).some((i) => i.columns.includes("fts"));
+    if (rebuilt) await store.refreshIndex();
     return store;
   }
 
@@ -154,15 +194,7 @@ export class ChunkStore {
    * @throws Error when a vector has the wrong length (LanceDB would silently pad it).
    */
   async replaceDocument(meta: DocumentMeta, chunks: ChunkDraft[], vectors?: number[][]): Promise<void> {
-    if (vectors) {
-      if (!this.vector) throw new Error("this memory has no vector column");
-      if (vectors.length !== chunks.length) throw new Error("one vector per chunk is required");
-      for (const v of vectors) {
-        if (v.length !== this.vector.dims) {
-          throw new Error(`embedding has ${v.length} dimensions, the table expects ${this.vector.dims}`);
-        }
-      }
-    }
+    this.checkVectors(chunks.length, vectors);
     const rows = this.toRows(meta, chunks, vectors);
     await this.write(async () => {
       await this.table.delete(documentFilter(meta.tenantId, meta.source, meta.docId));
@@ -171,9 +203,26 @@ export class ChunkStore {
     });
   }
 
-  /** Adds many documents' chunks in one write (first ingest of a folder). Existing rows are not touched. */
-  async addRows(batch: { meta: DocumentMeta; chunks: ChunkDraft[] }[]): Promise<void> {
-    const rows = batch.flatMap(({ meta, chunks }) => this.toRows(meta, chunks));
+  /** @throws Error unless `vectors` is absent or holds one vector of the table's dimension per chunk. */
+  private checkVectors(chunks: number, vectors: number[][] | undefined): void {
+    if (!vectors) return;
+    if (!this.vector) throw new Error("this memory has no vector column");
+    if (vectors.length !== chunks) throw new Error("one vector per chunk is required");
+    for (const v of vectors) {
+      if (v.length !== this.vector.dims) {
+        throw new Error(`embedding has ${v.length} dimensions, the table expects ${this.vector.dims}`);
+      }
+    }
+  }
+
+  /**
+   * Adds many documents' chunks in one write (first ingest of a folder). Existing rows are not
+   * touched. `vectors`, when given, holds one embedding per chunk.
+   * @throws Error when a vector has the wrong length (LanceDB would silently pad it).
+   */
+  async addRows(batch: { meta: DocumentMeta; chunks: ChunkDraft[]; vectors?: number[][] }[]): Promise<void> {
+    for (const b of batch) this.checkVectors(b.chunks.length, b.vectors);
+    const rows = batch.flatMap(({ meta, chunks, vectors }) => this.toRows(meta, chunks, vectors));
     if (rows.length === 0) return;
     await this.write(async () => {
       await this.table.add(rows);
@@ -199,6 +248,56 @@ export class ChunkStore {
       fts: ftsText(meta.title, c.headings, c.text, meta.uri),
       ...(this.vector ? { vector: vectors?.[i] ?? null } : {}),
     }));
+  }
+
+  /**
+   * Up to `limit` chunks that have no vector yet (after a model change, or written without an
+   * embedder), optionally of one tenant: id, title, headings and text.
+   */
+  async rowsWithoutVector(
+    limit: number,
+    tenantId?: string,
+  ): Promise<{ id: string; title: string; headings: string; text: string }[]> {
+    if (!this.vector) return [];
+    const filter = tenantId ? `vector IS NULL AND ${eq("tenant_id", tenantId)}` : "vector IS NULL";
+    const rows = await this.table
+      .query()
+      .where(filter)
+      .select(["id", "title", "headings", "text"])
+      .limit(limit)
+      .toArray();
+    return rows.map((r) => ({
+      id: String(r.id),
+      title: String(r.title),
+      headings: String(r.headings),
+      text: String(r.text),
+    }));
+  }
+
+  /**
+   * Sets the vectors of existing chunks by id (rows that no longer exist are ignored).
+   * @throws Error when a vector has the wrong length.
+   */
+  async setVectors(items: { id: string; vector: number[] }[]): Promise<void> {
+    if (items.length === 0) return;
+    this.checkVectors(
+      items.length,
+      items.map((i) => i.vector),
+    );
+    await this.write(async () => {
+      const ids = items.map((i) => sqlString(i.id)).join(", ");
+      const current = await this.table.query().where(`id IN (${ids})`).toArray();
+      const byId = new Map(items.map((i) => [i.id, i.vector]));
+      const rows = current.map((r) => {
+        const row: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(r.toJSON() as Record<string, unknown>)) row[k] = v;
+        row.acl = Array.from(r.acl as Iterable<string>);
+        row.vector = byId.get(String(r.id));
+        return row;
+      });
+      if (rows.length > 0) await this.table.mergeInsert("id").whenMatchedUpdateAll().execute(rows);
+      this.writesSinceOptimize++;
+    });
   }
 
   /** Deletes the chunks of the given documents of one source. */

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Db } from "../db/index.ts";
 import { chunkDocument } from "./chunk.ts";
+import { type Embedder, embedDocuments } from "./embed.ts";
 import { ExtractError, extractDocument, isSupportedFile, mimeFromFileName } from "./extract/index.ts";
 import type { Source, SourceEntry } from "./sources/types.ts";
 import type { ChunkStore } from "./store.ts";
@@ -49,6 +50,11 @@ export interface SyncOptions {
   onProgress?: (p: SyncProgress) => void;
   /** Called with the tenant's chunk texts that were removed and added (vocabulary upkeep). */
   onChange?: () => void;
+  /**
+   * Embeds the chunks of new and changed documents when set. A document whose embedding fails is
+   * reported in `errors` and keeps its previous version.
+   */
+  embedder?: Embedder;
 }
 
 interface KnownDoc {
@@ -63,6 +69,7 @@ interface Prepared {
   hash: string;
   chunks: ChunkDraft[];
   isNew: boolean;
+  vectors?: number[][];
 }
 
 /**
@@ -162,13 +169,24 @@ export async function syncSource(
       opts.onProgress?.({ ...progress });
     });
 
+    if (opts.embedder && prepared.length > 0) {
+      const embedded = await embedDocuments(opts.embedder, prepared);
+      const ok: Prepared[] = [];
+      prepared.forEach((p, i) => {
+        const r = embedded[i]!;
+        if ("error" in r) summary.errors.push({ path: p.entry.uri, reason: r.error });
+        else ok.push({ ...p, vectors: r.vectors });
+      });
+      prepared.splice(0, prepared.length, ...ok);
+    }
+
     // Data first: chunks of changed documents are replaced, removed documents deleted.
     const replacedIds = prepared.filter((p) => !p.isNew).map((p) => p.entry.docId);
     await store.deleteDocuments(tenantId, source.id, [...replacedIds, ...removed]);
-    const batch: { meta: DocumentMeta; chunks: ChunkDraft[] }[] = [];
+    const batch: { meta: DocumentMeta; chunks: ChunkDraft[]; vectors?: number[][] }[] = [];
     let batchRows = 0;
     for (const p of prepared) {
-      batch.push({ meta: p.meta, chunks: p.chunks });
+      batch.push({ meta: p.meta, chunks: p.chunks, vectors: p.vectors });
       batchRows += p.chunks.length;
       if (batchRows >= 5000) {
         await store.addRows(batch.splice(0));

@@ -1,0 +1,155 @@
+import { type Embedder, EmbeddingError } from "./embed.ts";
+import {
+  type AnalyzedQuery,
+  analyzeQuery,
+  DEFAULT_RANKING,
+  type RankingOptions,
+  rankDocuments,
+  searchChunks,
+  searchFilter,
+} from "./search.ts";
+import type { ChunkRow, ChunkStore } from "./store.ts";
+import type { SearchOptions, SearchResult } from "./types.ts";
+import type { Vocabulary } from "./vocabulary.ts";
+
+/** Tuning of hybrid search. */
+export interface HybridOptions {
+  /** Chunks fetched from vector search (nearest by cosine distance) before fusion. */
+  vectorCandidates: number;
+  /** The `k` of reciprocal rank fusion: a chunk scores Σ 1 / (k + rank) over both lists. */
+  rrfK: number;
+}
+
+export const DEFAULT_HYBRID: HybridOptions = { vectorCandidates: 50, rrfK: 60 };
+
+const COLUMNS = [
+  "tenant_id",
+  "source",
+  "doc_id",
+  "title",
+  "uri",
+  "mime",
+  "modified_at",
+  "acl",
+  "chunk_index",
+  "headings",
+  "text",
+];
+
+/** What a hybrid search found before document ranking (for tests and benchmarks). */
+export interface HybridCandidates {
+  analyzed: AnalyzedQuery;
+  fts: ChunkRow[];
+  vector: ChunkRow[];
+  /** Both lists fused by reciprocal rank; `_score` holds the fused score, best first. */
+  fused: ChunkRow[];
+}
+
+function rowKey(r: ChunkRow): string {
+  return `${r.source}\u0000${r.doc_id}\u0000${r.chunk_index}`;
+}
+
+/**
+ * Reciprocal rank fusion of ranked chunk lists (Cormack et al., 2009): each chunk scores
+ * Σ 1 / (k + rank) over the lists it appears in (rank from 1). Returns copies with `_score` set
+ * to the fused score, best first.
+ */
+export function reciprocalRankFusion(lists: ChunkRow[][], k: number): ChunkRow[] {
+  const fused = new Map<string, ChunkRow>();
+  for (const list of lists) {
+    list.forEach((row, i) => {
+      const key = rowKey(row);
+      const add = 1 / (k + i + 1);
+      const seen = fused.get(key);
+      if (seen) seen._score = (seen._score ?? 0) + add;
+      else fused.set(key, { ...row, _score: add });
+    });
+  }
+  return [...fused.values()].sort((a, b) => (b._score ?? 0) - (a._score ?? 0));
+}
+
+/**
+ * Gathers hybrid candidates: full-text candidates (BM25 over the `fts` column) and the nearest
+ * chunks by cosine distance to the query's embedding, both under the same prefilter (tenant, ACL
+ * principals, sources, date; chunks without a vector are skipped), fused by reciprocal rank.
+ * @throws EmbeddingError when the query cannot be embedded.
+ */
+export async function hybridCandidates(
+  store: ChunkStore,
+  embedder: Embedder,
+  query: string,
+  opts: SearchOptions,
+  vocab?: Vocabulary,
+  ranking: RankingOptions = DEFAULT_RANKING,
+  hybrid: HybridOptions = DEFAULT_HYBRID,
+): Promise<HybridCandidates> {
+  const analyzed = analyzeQuery(query, vocab);
+  const filter = searchFilter(opts);
+  const ftsPromise = (
+    analyzed.concepts.length > 0
+      ? store.chunks
+          .query()
+          .fullTextSearch(analyzed.text, { columns: "fts" })
+          .where(filter)
+          .select(["_score", ...COLUMNS])
+          .limit(ranking.candidates)
+          .toArray()
+      : Promise.resolve([])
+  ) as Promise<ChunkRow[]>;
+  // Keep a failed FTS from going unhandled while the embedding request runs.
+  ftsPromise.catch(() => {});
+  const [queryVector] = await embedder.embed([query]);
+  const vector = (await store.chunks
+    .vectorSearch(queryVector!)
+    .column("vector")
+    .distanceType("cosine")
+    .where(`${filter} AND vector IS NOT NULL`)
+    .select(COLUMNS)
+    .limit(hybrid.vectorCandidates)
+    .toArray()) as ChunkRow[];
+  const fts = await ftsPromise;
+  return { analyzed, fts, vector, fused: reciprocalRankFusion([fts, vector], hybrid.rrfK) };
+}
+
+/**
+ * Hybrid search: full-text and vector candidates of the tenant's chunks (same tenant and ACL
+ * prefilter) fused by reciprocal rank, then grouped and ranked by document exactly as full-text
+ * search does ({@link rankDocuments}, with the fused score in place of BM25). A document's
+ * `confidence` is the larger of its best passage's query coverage and its best chunk's cosine
+ * similarity to the query, so a document found only by meaning can answer.
+ * When the query cannot be embedded (provider down), this is plain full-text search (`mode: "fts"`).
+ */
+export async function hybridSearch(
+  store: ChunkStore,
+  embedder: Embedder,
+  query: string,
+  opts: SearchOptions,
+  vocab?: Vocabulary,
+  ranking: RankingOptions = DEFAULT_RANKING,
+  hybrid: HybridOptions = DEFAULT_HYBRID,
+  onEmbeddingError?: (err: unknown) => void,
+): Promise<SearchResult> {
+  const started = performance.now();
+  if (query.trim() === "") return { hits: [], mode: "hybrid", tookMs: performance.now() - started };
+  let found: HybridCandidates;
+  try {
+    found = await hybridCandidates(store, embedder, query, opts, vocab, ranking, hybrid);
+  } catch (err) {
+    if (!(err instanceof EmbeddingError)) throw err;
+    onEmbeddingError?.(err);
+    return searchChunks(store, query, opts, vocab, ranking);
+  }
+  const similarity = new Map<string, number>();
+  for (const r of found.vector) {
+    const sim = 1 - Number(r._distance ?? 1);
+    const key = `${r.source}\u0000${r.doc_id}`;
+    similarity.set(key, Math.max(similarity.get(key) ?? -1, sim));
+  }
+  const hits = rankDocuments(found.fused, found.analyzed, ranking)
+    .slice(0, opts.limit ?? 5)
+    .map((h) => {
+      const sim = similarity.get(`${h.doc.source}\u0000${h.doc.docId}`);
+      return sim === undefined ? h : { ...h, confidence: Math.max(h.confidence, Math.min(1, sim)) };
+    });
+  return { hits, mode: "hybrid", tookMs: performance.now() - started };
+}
