@@ -323,6 +323,28 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     expect(second?.threadTs).toBe(ts);
   });
 
+  it("long answers are split within Slack's limits and document text can never ping anyone", async () => {
+    const channel = newChannel();
+    const ts = nextTs();
+    h.bot.answerText = () =>
+      `Budget <!channel> <!here> @everyone <@U999> & more. ${"lorem ipsum dolor ".repeat(9000)}`;
+    try {
+      await deliverEvent(h.url, mention("long one", { channel, ts }));
+      await fake.waitFor(() => fake.posted(channel).length === 2, 8000, "two messages");
+    } finally {
+      h.bot.answerText = undefined;
+    }
+    const attempts = fake.callsOf("chat.postMessage").filter((c) => c.params.channel === channel);
+    expect(attempts.map((c) => c.error)).toEqual([undefined, undefined]);
+    const posted = fake.posted(channel);
+    expect(posted.every((m) => m.threadTs === ts)).toBe(true);
+    const json = JSON.stringify(posted.map((m) => [m.text, m.blocks]));
+    expect(json).not.toMatch(/<!channel>|<!here>|<@U999>/);
+    expect(json).not.toMatch(/@everyone/);
+    expect(json).toContain("&amp; more");
+    for (const m of posted) expect((m.blocks ?? []).length).toBeLessThanOrEqual(50);
+  });
+
   it("(e) a body with escaped unicode and \\/ verifies over the raw bytes", async () => {
     const channel = newChannel();
     const ts = nextTs();
