@@ -130,7 +130,10 @@ export async function hybridSearch(
   onEmbeddingError?: (err: unknown) => void,
 ): Promise<SearchResult> {
   const started = performance.now();
-  if (query.trim() === "") return { hits: [], mode: "hybrid", tookMs: performance.now() - started };
+  // A query of stop words only has no topic: like full-text search, answer nothing.
+  if (analyzeQuery(query, undefined).concepts.length === 0) {
+    return { hits: [], mode: "hybrid", tookMs: performance.now() - started };
+  }
   let found: HybridCandidates;
   try {
     found = await hybridCandidates(store, embedder, query, opts, vocab, ranking, hybrid);

@@ -359,3 +359,15 @@ describe("store vector checks and fusion", () => {
     expect(fused[0]!._score).toBeCloseTo(1 / 62 + 1 / 61, 9);
   });
 });
+
+describe("queries without a topic", () => {
+  it("a query of stop words finds nothing in hybrid mode either", async () => {
+    const docs = writeDocs(path.join(tmp, "docs"), DOCS);
+    const m = await memoryWith(await embedder());
+    await m.syncFolder(docs, { tenantId: tenant });
+    const result = await m.search("what is it?", everyone());
+    expect(result.mode).toBe("hybrid");
+    expect(result.hits).toEqual([]);
+    expect((await m.search("   ", everyone())).hits).toEqual([]);
+  });
+});
