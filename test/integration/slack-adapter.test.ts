@@ -64,9 +64,14 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
   it("answers a mention once, in the thread, with Block Kit sources, feedback buttons and a working reaction", async () => {
     const channel = newChannel();
     const ts = nextTs();
-    const r = await deliverEvent(h.url, mention("what is the home office budget?", { channel, ts }));
-    expect(r.status).toBe(200);
-    await fake.waitFor(() => fake.posted(channel).length === 1, 5000, "reply");
+    h.bot.delayMs = 800;
+    try {
+      const r = await deliverEvent(h.url, mention("what is the home office budget?", { channel, ts }));
+      expect(r.status).toBe(200);
+      await fake.waitFor(() => fake.posted(channel).length === 1, 5000, "reply");
+    } finally {
+      h.bot.delayMs = 0;
+    }
     const [msg] = fake.posted(channel);
     expect(msg?.threadTs).toBe(ts);
     expect(msg?.token).toBe(team.botToken);
@@ -164,6 +169,8 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     );
     await fake.waitFor(() => fake.posted(channel).length === 1, 5000, "reply");
     expect(fake.posted(channel)[0]?.threadTs).toBe("1717000000.000100");
+    // A quick answer needs no working signal.
+    expect(fake.callsOf("reactions.add").filter((c) => c.params.channel === channel)).toEqual([]);
   });
 
   it("answers follow-ups without a mention only in threads Atom is already in", async () => {

@@ -43,6 +43,8 @@ export interface SlackAdapterOptions {
   loopGuard?: { max: number; windowMs: number };
   /** Identical `/atom` commands from one person in one channel within this window run once (default 30 s). */
   commandDedupeMs?: number;
+  /** The ⏳ reaction is added when an answer takes longer than this, ms (default 400). */
+  workingSignalAfterMs?: number;
   /** Messages answered at the same time per process; more wait in memory after the ack (default 16). */
   maxConcurrentAnswers?: number;
   /** WebClient retry policy (429 and network errors); default 3 retries. */
@@ -393,6 +395,7 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
   };
 
   const workSlots = new Semaphore(opts.maxConcurrentAnswers ?? 16);
+  const workingSignalAfterMs = opts.workingSignalAfterMs ?? 400;
 
   /** The conversation flow shared by app_mention and message events. */
   const onMessage = async (ctx: AtomContext, event: SlackMessageEvent, kind: "mention" | "message") => {
@@ -461,7 +464,11 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
         mentionsBot,
         visibility: "thread",
       };
-      await react(ctx, "add", event.channel, event.ts);
+      // The working signal appears only when the answer takes a moment (no flicker, fewer calls).
+      let reacted: Promise<void> | undefined;
+      const signal = setTimeout(() => {
+        reacted = react(ctx, "add", event.channel, event.ts);
+      }, workingSignalAfterMs);
       try {
         const send = (r: Reply) =>
           postInThread(
@@ -487,7 +494,11 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
         }
         await send(reply);
       } finally {
-        await react(ctx, "remove", event.channel, event.ts);
+        clearTimeout(signal);
+        if (reacted) {
+          await reacted;
+          await react(ctx, "remove", event.channel, event.ts);
+        }
       }
     } finally {
       await completeEvent(db, identity).catch((err: unknown) =>
