@@ -35,6 +35,14 @@ const HISTORY_TURNS = 6;
 const MAX_TEXT = 8000;
 
 /**
+ * Message text as the core handles it: cut to MAX_TEXT characters, NUL characters removed
+ * (PostgreSQL text cannot hold them, so storing the thread turn would fail).
+ */
+function cleanText(text: string): string {
+  return text.replace(/\u0000/g, "").slice(0, MAX_TEXT);
+}
+
+/**
  * Creates the platform-neutral bot core: classify → handle → store turns → Reply.
  * Handler failures become an apologetic reply (logged with their cause), never an exception.
  */
@@ -99,7 +107,7 @@ export function createBot(deps: BotDeps): Bot {
 
   return {
     async handle(msg: ChatMessage, opts: HandleOptions = {}): Promise<Reply> {
-      let text = msg.text.slice(0, MAX_TEXT);
+      let text = cleanText(msg.text);
       let reply: Reply;
       let prefix: Reply | undefined;
       try {
@@ -133,7 +141,7 @@ export function createBot(deps: BotDeps): Bot {
           });
           if (opts.progress) await opts.progress(quote);
           else prefix = quote;
-          text = result.transcript.slice(0, MAX_TEXT);
+          text = cleanText(result.transcript);
         }
         const message = { ...msg, text };
         reply = await route(message);
