@@ -47,3 +47,19 @@ export async function sampleLatencies<I>(
   }
   return samples;
 }
+
+/** Raised by `withTimeout` when the operation did not settle in time. */
+export class TimeoutError extends Error {}
+
+/**
+ * Resolves like `promise`, or rejects with TimeoutError after `ms` milliseconds (the operation
+ * itself is not cancelled; the timer does not keep the process alive).
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what} did not finish within ${ms / 1000} s`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
