@@ -527,6 +527,27 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     expect(JSON.stringify(m?.blocks)).not.toContain("<!channel>");
   });
 
+  it("refuses proactive sends to unknown tenants, and answers DMs without an e-mail when users.info has none", async () => {
+    await expect(
+      h.adapter.messenger.send(
+        { platform: "slack", tenantId: "slack:TNOBODY", channelId: "C1" },
+        { intent: "x", text: "x", blocks: [], citations: [], found: true, actions: [], visibility: "thread" },
+      ),
+    ).rejects.toThrow(/no Slack installation/);
+    fake.addUser({ id: "UNOMAIL", teamId: team.teamId });
+    const channel = "DNOMAIL1";
+    await deliverEvent(
+      h.url,
+      eventCallback({
+        teamId: team.teamId,
+        event: messageEvent({ text: "hi", channel, channelType: "im", user: "UNOMAIL" }),
+      }),
+    );
+    await fake.waitFor(() => fake.posted(channel).length === 1, 5000, "DM reply");
+    expect(h.bot.handled.at(-1)?.userEmail).toBeUndefined();
+    expect(h.bot.handled.at(-1)?.isDirect).toBe(true);
+  });
+
   it("invalid_auth/account_inactive marks the workspace broken in status", async () => {
     expect(await h.bot.status("default")).toEqual(["Slack: connected (single workspace)."]);
     const channel = newChannel();
@@ -779,6 +800,26 @@ describe("Slack adapter, OAuth installs (many workspaces)", () => {
     expect(
       await count("SELECT count(*)::int AS n FROM slack_installations WHERE tenant_id = 'slack:TTWO'"),
     ).toBe(0);
+  });
+
+  it("tokens_revoked for user tokens only keeps the installation", async () => {
+    fake.addOAuthCode("code-keep", { teamId: "TKEEP", teamName: "Keep" });
+    const s = await startInstall();
+    expect((await redirect({ code: "code-keep", state: s.state }, s.cookie)).status).toBe(200);
+    const r = await deliverEvent(
+      h.url,
+      eventCallback({
+        teamId: "TKEEP",
+        event: { type: "tokens_revoked", tokens: { oauth: ["U1"] }, event_ts: nextTs() },
+      }),
+    );
+    expect(r.status).toBe(200);
+    await sleep(300);
+    const n = await h.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM slack_installations WHERE tenant_id = 'slack:TKEEP'",
+    );
+    expect(n.rows[0]?.n).toBe(1);
+    expect(h.purged).not.toContain("slack:TKEEP");
   });
 
   it("ignores events of workspaces that never installed Atom", async () => {
