@@ -4,7 +4,7 @@ import type { Logger } from "../observability/logger.ts";
 import { searchSeconds } from "../observability/metrics.ts";
 import { chunkDocument } from "./chunk.ts";
 import { type Embedder, embeddingText } from "./embed.ts";
-import { hybridSearch } from "./hybrid.ts";
+import { DEFAULT_HYBRID, type HybridOptions, hybridSearch } from "./hybrid.ts";
 import { searchChunks } from "./search.ts";
 import { LocalFolderSource } from "./sources/local-folder.ts";
 import type { Source } from "./sources/types.ts";
@@ -12,6 +12,9 @@ import { ChunkStore, eq, HEADING_SEPARATOR } from "./store.ts";
 import { type SyncOptions, type SyncSummary, syncSource } from "./sync.ts";
 import type { DocumentMeta, Principal, SearchOptions, SearchResult } from "./types.ts";
 import { Vocabulary } from "./vocabulary.ts";
+
+/** How often a search checks whether another replica changed the chunks table, ms. */
+const VOCABULARY_CHECK_MS = 30_000;
 
 /** The source id of notes stored with "remember that …". */
 export const NOTES_SOURCE = "notes";
@@ -38,6 +41,10 @@ const BACKFILL_BATCH = 512;
  */
 export class Memory {
   private readonly vocabularies = new Map<string, Promise<Vocabulary>>();
+  /** Fusion settings of hybrid search (used only with an embedder). */
+  hybrid: HybridOptions = DEFAULT_HYBRID;
+  private tableVersion: number | undefined;
+  private versionCheckedAt = 0;
 
   constructor(
     readonly db: Db,
@@ -55,7 +62,7 @@ export class Memory {
   async search(query: string, opts: SearchOptions): Promise<SearchResult> {
     const vocab = await this.vocabulary(opts.tenantId);
     const result = this.embedder
-      ? await hybridSearch(this.store, this.embedder, query, opts, vocab, undefined, undefined, (err) =>
+      ? await hybridSearch(this.store, this.embedder, query, opts, vocab, undefined, this.hybrid, (err) =>
           this.logger.warn({ err }, "query embedding failed; full-text search only"),
         )
       : await searchChunks(this.store, query, opts, vocab);
@@ -218,8 +225,22 @@ export class Memory {
     return this.store.close();
   }
 
-  /** The tenant's term statistics, built from its chunks on first use and after each change. */
-  private vocabulary(tenantId: string): Promise<Vocabulary> {
+  /**
+   * The tenant's term statistics, built from its chunks on first use and after each change made
+   * here. Other replicas write to the same table: at most every {@link VOCABULARY_CHECK_MS} the
+   * table version is compared with the one the statistics were built from, and a newer table
+   * rebuilds them.
+   */
+  private async vocabulary(tenantId: string): Promise<Vocabulary> {
+    const now = Date.now();
+    if (now - this.versionCheckedAt > VOCABULARY_CHECK_MS) {
+      this.versionCheckedAt = now;
+      const version = await this.store.chunks.version().catch(() => this.tableVersion);
+      if (version !== this.tableVersion) {
+        if (this.tableVersion !== undefined) this.vocabularies.clear();
+        this.tableVersion = version;
+      }
+    }
     let v = this.vocabularies.get(tenantId);
     if (!v) {
       v = this.buildVocabulary(tenantId);

@@ -147,7 +147,8 @@ export class ChunkStore {
    * re-embed.
    */
   static async open(uri: string, vector?: VectorSpec): Promise<ChunkStore> {
-    const conn = await lancedb.connect(uri);
+    // Replicas share the table: reads see other processes' commits within 5 s.
+    const conn = await lancedb.connect(uri, { readConsistencyInterval: 5 });
     const names = await conn.tableNames();
     let table: lancedb.Table;
     let rebuilt = false;
