@@ -16,11 +16,31 @@ import type { Vocabulary } from "./vocabulary.ts";
 export interface HybridOptions {
   /** Chunks fetched from vector search (nearest by cosine distance) before fusion. */
   vectorCandidates: number;
-  /** The `k` of reciprocal rank fusion: a chunk scores Σ 1 / (k + rank) over both lists. */
+  /** The `k` of reciprocal rank fusion: a chunk scores Σ weight / (k + rank) over both lists. */
   rrfK: number;
+  /** Weight of the full-text list in the fusion. */
+  ftsWeight: number;
+  /** Weight of the vector list in the fusion. */
+  vectorWeight: number;
+  /**
+   * How the lists are fused: `rrf` (reciprocal rank) or `score` (each list's scores normalised to
+   * 0..1 — BM25 by the best BM25, cosine similarity min-max over the candidates — then added with
+   * the weights).
+   */
+  fusion: "rrf" | "score";
 }
 
-export const DEFAULT_HYBRID: HybridOptions = { vectorCandidates: 50, rrfK: 60 };
+/**
+ * Plain reciprocal rank fusion (k = 60, equal weights), the common default of hybrid search
+ * engines. Rank fusion needs no calibration of score scales across embedding models.
+ */
+export const DEFAULT_HYBRID: HybridOptions = {
+  vectorCandidates: 50,
+  rrfK: 60,
+  ftsWeight: 1,
+  vectorWeight: 1,
+  fusion: "rrf",
+};
 
 const COLUMNS = [
   "tenant_id",
@@ -51,20 +71,47 @@ function rowKey(r: ChunkRow): string {
 
 /**
  * Reciprocal rank fusion of ranked chunk lists (Cormack et al., 2009): each chunk scores
- * Σ 1 / (k + rank) over the lists it appears in (rank from 1). Returns copies with `_score` set
- * to the fused score, best first.
+ * Σ weight / (k + rank) over the lists it appears in (rank from 1; weights default to 1).
+ * Returns copies with `_score` set to the fused score, best first.
  */
-export function reciprocalRankFusion(lists: ChunkRow[][], k: number): ChunkRow[] {
+export function reciprocalRankFusion(lists: ChunkRow[][], k: number, weights: number[] = []): ChunkRow[] {
   const fused = new Map<string, ChunkRow>();
-  for (const list of lists) {
+  for (const [l, list] of lists.entries()) {
+    const weight = weights[l] ?? 1;
     list.forEach((row, i) => {
       const key = rowKey(row);
-      const add = 1 / (k + i + 1);
+      const add = weight / (k + i + 1);
       const seen = fused.get(key);
       if (seen) seen._score = (seen._score ?? 0) + add;
       else fused.set(key, { ...row, _score: add });
     });
   }
+  return [...fused.values()].sort((a, b) => (b._score ?? 0) - (a._score ?? 0));
+}
+
+/**
+ * Score fusion: BM25 normalised by the best full-text score, cosine similarity (1 − distance)
+ * min-max normalised over the vector candidates, each times its weight, summed per chunk.
+ * Returns copies with `_score` set to the fused score, best first.
+ */
+export function scoreFusion(
+  fts: ChunkRow[],
+  vector: ChunkRow[],
+  ftsWeight = 1,
+  vectorWeight = 1,
+): ChunkRow[] {
+  const fused = new Map<string, ChunkRow>();
+  const maxBm25 = fts.reduce((m, r) => Math.max(m, r._score ?? 0), 0) || 1;
+  for (const r of fts) fused.set(rowKey(r), { ...r, _score: (ftsWeight * (r._score ?? 0)) / maxBm25 });
+  const sims = vector.map((r) => 1 - Number(r._distance ?? 1));
+  const lo = Math.min(...sims);
+  const span = Math.max(...sims) - lo || 1;
+  vector.forEach((r, i) => {
+    const add = (vectorWeight * (sims[i]! - lo)) / span;
+    const seen = fused.get(rowKey(r));
+    if (seen) seen._score = (seen._score ?? 0) + add;
+    else fused.set(rowKey(r), { ...r, _score: add });
+  });
   return [...fused.values()].sort((a, b) => (b._score ?? 0) - (a._score ?? 0));
 }
 
@@ -104,11 +151,19 @@ export async function hybridCandidates(
     .column("vector")
     .distanceType("cosine")
     .where(`${filter} AND vector IS NOT NULL`)
-    .select(COLUMNS)
+    .select([...COLUMNS, "_distance"])
     .limit(hybrid.vectorCandidates)
     .toArray()) as ChunkRow[];
   const fts = await ftsPromise;
-  return { analyzed, fts, vector, fused: reciprocalRankFusion([fts, vector], hybrid.rrfK) };
+  return {
+    analyzed,
+    fts,
+    vector,
+    fused:
+      hybrid.fusion === "score"
+        ? scoreFusion(fts, vector, hybrid.ftsWeight, hybrid.vectorWeight)
+        : reciprocalRankFusion([fts, vector], hybrid.rrfK, [hybrid.ftsWeight, hybrid.vectorWeight]),
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Db, migrate, openPglite } from "../../src/db/index.ts";
 import { createOpenAiEmbedder, type Embedder } from "../../src/memory/embed.ts";
-import { hybridCandidates, reciprocalRankFusion } from "../../src/memory/hybrid.ts";
+import { hybridCandidates, reciprocalRankFusion, scoreFusion } from "../../src/memory/hybrid.ts";
 import { type Memory, openMemory } from "../../src/memory/memory.ts";
 import { searchChunks } from "../../src/memory/search.ts";
 import { type ChunkRow, ChunkStore, recordedVector } from "../../src/memory/store.ts";
@@ -369,5 +369,41 @@ describe("queries without a topic", () => {
     expect(result.mode).toBe("hybrid");
     expect(result.hits).toEqual([]);
     expect((await m.search("   ", everyone())).hits).toEqual([]);
+  });
+});
+
+describe("weighted fusion", () => {
+  it("a list's weight scales its contribution", () => {
+    const row = (doc: string): ChunkRow =>
+      ({ source: "s", doc_id: doc, chunk_index: 0, tenant_id: "t", title: doc, text: doc }) as ChunkRow;
+    const lists = [[row("fts-top")], [row("vector-top")]];
+    expect(reciprocalRankFusion(lists, 60, [2, 1]).map((r) => r.doc_id)).toEqual(["fts-top", "vector-top"]);
+    expect(reciprocalRankFusion(lists, 60, [1, 2]).map((r) => r.doc_id)).toEqual(["vector-top", "fts-top"]);
+    expect(reciprocalRankFusion(lists, 60, [2, 1])[0]!._score).toBeCloseTo(2 / 61, 9);
+  });
+});
+
+describe("score fusion", () => {
+  it("adds BM25 over the best BM25 and min-max cosine similarity, with weights", () => {
+    const row = (doc: string, extra: Partial<ChunkRow>): ChunkRow =>
+      ({
+        source: "s",
+        doc_id: doc,
+        chunk_index: 0,
+        tenant_id: "t",
+        title: doc,
+        text: doc,
+        ...extra,
+      }) as ChunkRow;
+    const fts = [row("a", { _score: 10 }), row("b", { _score: 5 })];
+    const vector = [row("b", { _distance: 0.2 }), row("c", { _distance: 0.4 }), row("d", { _distance: 0.6 })];
+    const fused = scoreFusion(fts, vector);
+    expect(fused.map((r) => [r.doc_id, Number(r._score!.toFixed(3))])).toEqual([
+      ["b", 1.5],
+      ["a", 1],
+      ["c", 0.5],
+      ["d", 0],
+    ]);
+    expect(scoreFusion(fts, vector, 1, 0)[0]!.doc_id).toBe("a");
   });
 });
