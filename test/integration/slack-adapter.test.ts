@@ -548,6 +548,32 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     expect(h.bot.handled.at(-1)?.isDirect).toBe(true);
   });
 
+  it("Socket Mode connects through apps.connections.open at SLACK_API_URL with the app token, and mounts no Request URL", async () => {
+    const contributors = h.bot.contributors.length;
+    const socket = await startSlackHarness(
+      fake,
+      { SLACK_BOT_TOKEN: team.botToken, SLACK_APP_TOKEN: "xapp-1-A0-1-socket" },
+      {},
+      { db: h.db, bot: h.bot },
+    );
+    try {
+      await fake.waitFor(
+        () => fake.callsOf("apps.connections.open").length > 0,
+        5000,
+        "apps.connections.open",
+      );
+      expect(fake.callsOf("apps.connections.open")[0]?.token).toBe("xapp-1-A0-1-socket");
+      const r = await deliverEvent(
+        socket.url,
+        eventCallback({ teamId: team.teamId, event: messageEvent({ text: "x" }) }),
+      );
+      expect(r.status).toBe(404);
+    } finally {
+      await socket.close();
+      h.bot.contributors.length = contributors;
+    }
+  });
+
   it("invalid_auth/account_inactive marks the workspace broken in status", async () => {
     expect(await h.bot.status("default")).toEqual(["Slack: connected (single workspace)."]);
     const channel = newChannel();
@@ -561,33 +587,6 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     await sleep(200);
     expect((await h.bot.status("default"))[0]).toContain("account_inactive");
     expect(unhandled).toEqual([]);
-  });
-});
-
-describe("Slack adapter, Socket Mode", () => {
-  it("connects through apps.connections.open at SLACK_API_URL with the app token, and mounts no Request URL", async () => {
-    const fake = await FakeSlack.start();
-    const team = fake.addTeam({ teamId: "TSOCKET" });
-    const h = await startSlackHarness(fake, {
-      SLACK_BOT_TOKEN: team.botToken,
-      SLACK_APP_TOKEN: "xapp-1-A0-1-socket",
-    });
-    try {
-      await fake.waitFor(
-        () => fake.callsOf("apps.connections.open").length > 0,
-        5000,
-        "apps.connections.open",
-      );
-      expect(fake.callsOf("apps.connections.open")[0]?.token).toBe("xapp-1-A0-1-socket");
-      const r = await deliverEvent(
-        h.url,
-        eventCallback({ teamId: team.teamId, event: messageEvent({ text: "x" }) }),
-      );
-      expect(r.status).toBe(404);
-    } finally {
-      await h.close();
-      await fake.close();
-    }
   });
 });
 
