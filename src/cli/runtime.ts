@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ChatMessage } from "../adapters/types.ts";
 import { type Config, DEFAULT_TENANT, loadConfig } from "../config.ts";
-import { createAtom, type Atom } from "../main.ts";
+import type { Atom } from "../main.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 
 /** Standard streams of a CLI command (injectable for tests). */
@@ -21,6 +21,9 @@ export class UsageError extends Error {}
 export async function openForCli(env: NodeJS.ProcessEnv = process.env): Promise<Atom> {
   const config: Config = loadConfig({ ...env, LOG_LEVEL: env.LOG_LEVEL ?? "warn" });
   const logger: Logger = createLogger(config.logLevel);
+  // Loaded here, not at start: usage and configuration errors are reported without loading
+  // the database, LanceDB and the rest of Atom.
+  const { createAtom } = await import("../main.ts");
   return createAtom(config, { logger, adapters: false });
 }
 
