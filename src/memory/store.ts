@@ -150,29 +150,31 @@ export class ChunkStore {
     // Replicas share the table: reads see other processes' commits within 5 s.
     const conn = await lancedb.connect(uri, { readConsistencyInterval: 5 });
     const names = await conn.tableNames();
-    let table: lancedb.Table;
+    let table: lancedb.Table | undefined;
     let rebuilt = false;
+    // A rebuild that stopped midway left its complete backup: finish it from there.
+    let rows = names.includes(REBUILD_TABLE) ? await readBackup(conn) : undefined;
     if (names.includes(CHUNKS_TABLE)) {
       table = await conn.openTable(CHUNKS_TABLE);
-      const schema = await table.schema();
-      const recorded = recordedVector(schema);
-      if (recorded?.dims !== vector?.dims || recorded?.model !== vector?.model) {
-        const keep = schema.fields.map((f) => f.name).filter((n) => n !== "vector");
-        const old = await table.query().select(keep).toArray();
-        const rows = old.map((r) => {
-          const row: Record<string, unknown> = {};
-          for (const k of keep) row[k] = r[k];
-          row.acl = Array.from(r.acl as Iterable<string>);
-          if (vector) row.vector = null;
-          return row;
+      const recorded = recordedVector(await table.schema());
+      if (!rows && (recorded?.dims !== vector?.dims || recorded?.model !== vector?.model)) {
+        rows = await readChunksWithoutVector(table);
+        // One atomic commit: the backup exists complete, or not at all.
+        await conn.createTable(REBUILD_TABLE, rows.length > 0 ? rows : [], {
+          schema: chunkSchema(undefined),
+          mode: "overwrite",
         });
-        table.close();
-        await conn.dropTable(CHUNKS_TABLE);
-        table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(vector));
-        for (let i = 0; i < rows.length; i += 5000) await table.add(rows.slice(i, i + 5000));
-        rebuilt = true;
       }
-    } else {
+    }
+    if (rows) {
+      table?.close();
+      if ((await conn.tableNames()).includes(CHUNKS_TABLE)) await conn.dropTable(CHUNKS_TABLE);
+      table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(vector));
+      const withVector = vector ? rows.map((r) => ({ ...r, vector: null })) : rows;
+      for (let i = 0; i < withVector.length; i += 5000) await table.add(withVector.slice(i, i + 5000));
+      await conn.dropTable(REBUILD_TABLE);
+      rebuilt = true;
+    } else if (!table) {
       table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(vector), { existOk: true });
     }
     const store = new ChunkStore(conn, table, vector);
@@ -379,6 +381,38 @@ export class ChunkStore {
     await this.queue.catch(() => {});
     this.table.close();
     this.conn.close();
+  }
+}
+
+/** Name of the table holding a copy of every chunk while the chunks table is rebuilt. */
+export const REBUILD_TABLE = "chunks_rebuild";
+
+/** Every chunk of `table` as plain rows, without the vector column. */
+async function readChunksWithoutVector(table: lancedb.Table): Promise<Record<string, unknown>[]> {
+  const keep = chunkSchema(undefined).fields.map((f) => f.name);
+  const have = new Set((await table.schema()).fields.map((f) => f.name));
+  const old = await table
+    .query()
+    .select(keep.filter((k) => have.has(k)))
+    .toArray();
+  return old.map((r) => {
+    const row: Record<string, unknown> = {};
+    for (const k of keep) row[k] = r[k] ?? "";
+    row.acl = Array.from((r.acl ?? []) as Iterable<string>);
+    return row;
+  });
+}
+
+/** The rows of an interrupted rebuild's backup, or undefined when the backup is unreadable. */
+async function readBackup(conn: lancedb.Connection): Promise<Record<string, unknown>[] | undefined> {
+  try {
+    const backup = await conn.openTable(REBUILD_TABLE);
+    const rows = await readChunksWithoutVector(backup);
+    backup.close();
+    return rows;
+  } catch {
+    await conn.dropTable(REBUILD_TABLE).catch(() => {});
+    return undefined;
   }
 }
 

@@ -5,6 +5,7 @@
  * document, and without a key memory stays full-text only.
  */
 import fs from "node:fs";
+import * as lancedb from "@lancedb/lancedb";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -13,7 +14,7 @@ import { createOpenAiEmbedder, type Embedder } from "../../src/memory/embed.ts";
 import { hybridCandidates, reciprocalRankFusion, scoreFusion } from "../../src/memory/hybrid.ts";
 import { type Memory, openMemory } from "../../src/memory/memory.ts";
 import { searchChunks } from "../../src/memory/search.ts";
-import { type ChunkRow, ChunkStore, recordedVector } from "../../src/memory/store.ts";
+import { type ChunkRow, ChunkStore, REBUILD_TABLE, recordedVector } from "../../src/memory/store.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
 import { type FakeOpenAi, startFakeOpenAi } from "./fakes/openai.ts";
 
@@ -301,6 +302,41 @@ describe("model changes", () => {
     await ada.syncFolder(docs, { tenantId: tenant });
     expect(fake.calls.every((c) => c.model === "text-embedding-ada-002")).toBe(true);
     expect(await ada.store.count("vector IS NULL")).toBe(0);
+  });
+
+  it("a rebuild interrupted after its backup is finished from the backup on the next open", async () => {
+    const docs = writeDocs(path.join(tmp, "docs"), DOCS);
+    const first = await memoryWith(await embedder());
+    await first.syncFolder(docs, { tenantId: tenant });
+    const chunks = await first.store.count();
+    await closeMemory(first);
+    // Simulate a crash mid-rebuild: the backup (chunks without vectors) is complete, the chunks
+    // table lost its rows.
+    const conn = await lancedb.connect(path.join(tmp, "lancedb"));
+    const live = await conn.openTable("chunks");
+    const backupRows = await live.query().toArray();
+    expect(backupRows).toHaveLength(chunks);
+    await conn.createTable(
+      REBUILD_TABLE,
+      backupRows.map((r) => {
+        const { vector: _v, ...rest } = r.toJSON() as Record<string, unknown>;
+        return { ...rest, acl: Array.from(r.acl as Iterable<string>) };
+      }),
+    );
+    await live.delete("true");
+    expect(await live.countRows()).toBe(0);
+    live.close();
+    conn.close();
+    const recovered = await memoryWith(await embedder("fake-embedding-64"));
+    expect(recovered.store.rebuilt).toBe(true);
+    expect(await recovered.store.count()).toBe(chunks);
+    expect(await lancedb.connect(path.join(tmp, "lancedb")).then((c) => c.tableNames())).not.toContain(
+      REBUILD_TABLE,
+    );
+    await recovered.syncFolder(docs, { tenantId: tenant });
+    expect((await recovered.search(VECTOR_ONLY_QUERY, everyone())).hits[0]?.doc.uri).toBe(
+      "finance/invoices.md",
+    );
   });
 
   it("removing the key keeps the chunks and drops the vector column", async () => {
