@@ -5,7 +5,7 @@ import { chunkDocument } from "./chunk.ts";
 import { type Embedder, embedDocuments } from "./embed.ts";
 import { ExtractError, extractDocument, isSupportedFile, mimeFromFileName } from "./extract/index.ts";
 import type { Source, SourceEntry } from "./sources/types.ts";
-import type { ChunkStore } from "./store.ts";
+import { type ChunkStore, eq } from "./store.ts";
 import type { ChunkDraft, DocumentMeta, Principal } from "./types.ts";
 import { ANYONE } from "./types.ts";
 
@@ -182,7 +182,17 @@ export async function syncSource(
 
     // Data first: chunks of changed documents are replaced, removed documents deleted.
     const replacedIds = prepared.filter((p) => !p.isNew).map((p) => p.entry.docId);
-    await store.deleteDocuments(tenantId, source.id, [...replacedIds, ...removed]);
+    // A "new" document may already have chunks when an earlier sync wrote them but failed before
+    // committing its state; they are replaced too, so nothing is stored twice.
+    const newIds = prepared.filter((p) => p.isNew).map((p) => p.entry.docId);
+    const sourceHasChunks =
+      newIds.length > 0 &&
+      (await store.count(`${eq("tenant_id", tenantId)} AND ${eq("source", source.id)}`)) > 0;
+    await store.deleteDocuments(tenantId, source.id, [
+      ...replacedIds,
+      ...(sourceHasChunks ? newIds : []),
+      ...removed,
+    ]);
     const batch: { meta: DocumentMeta; chunks: ChunkDraft[]; vectors?: number[][] }[] = [];
     let batchRows = 0;
     for (const p of prepared) {
