@@ -185,6 +185,22 @@ describe.each(testBackends())("incremental folder sync ($name)", (backend) => {
     expect(again.errors.map((e) => e.path)).toEqual(["broken-truncated.pdf"]);
   });
 
+  it("does not store chunks twice when an earlier sync wrote them but lost its state", async () => {
+    write("f.md", "# Foxtrot\n\nFoxtrot is about the fennec fox.");
+    await sync();
+    const before = await chunks("f.md");
+    expect(before).toHaveLength(1);
+    // As if the process died after writing chunks, before the documents row was committed.
+    await t.db.query("DELETE FROM documents WHERE tenant_id = $1 AND source_id = $2 AND doc_id = 'f.md'", [
+      TENANT,
+      SOURCE,
+    ]);
+    const s = await sync();
+    expect(s.added).toBe(1);
+    expect(await chunks("f.md")).toEqual(before);
+    expect(await found("fennec")).toEqual(["f.md"]);
+  });
+
   it("keeps other sources and tenants apart when syncing the same folder", async () => {
     const other = await t.memory.syncFolder(folder, { tenantId: "other-tenant", sourceId: SOURCE });
     expect(other.added).toBeGreaterThan(0);
