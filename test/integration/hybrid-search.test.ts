@@ -9,7 +9,9 @@ import * as lancedb from "@lancedb/lancedb";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.ts";
 import { type Db, migrate, openPglite } from "../../src/db/index.ts";
+import { createAtom } from "../../src/main.ts";
 import { createOpenAiEmbedder, type Embedder } from "../../src/memory/embed.ts";
 import { hybridCandidates, reciprocalRankFusion, scoreFusion } from "../../src/memory/hybrid.ts";
 import { type Memory, openMemory } from "../../src/memory/memory.ts";
@@ -441,5 +443,28 @@ describe("score fusion", () => {
       ["d", 0],
     ]);
     expect(scoreFusion(fts, vector, 1, 0)[0]!.doc_id).toBe("a");
+  });
+});
+
+describe("composition from the environment", () => {
+  it("OPENAI_API_KEY turns on hybrid search in createAtom (no key: see the first test)", async () => {
+    const docs = writeDocs(path.join(tmp, "docs"), DOCS);
+    const base = { ATOM_DATA_DIR: path.join(tmp, "data"), LOG_LEVEL: "silent" };
+    const withKey = await createAtom(
+      loadConfig({ ...base, OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url }),
+      { adapters: false, logger: silentLogger },
+    );
+    try {
+      expect(withKey.memory.embedder?.model).toBe("text-embedding-3-small");
+      await withKey.memory.syncFolder(docs, { tenantId: "default" });
+      const result = await withKey.memory.search(VECTOR_ONLY_QUERY, {
+        tenantId: "default",
+        principals: ["anyone"],
+      });
+      expect(result.mode).toBe("hybrid");
+      expect(result.hits[0]?.doc.uri).toBe("finance/invoices.md");
+    } finally {
+      await withKey.close();
+    }
   });
 });
