@@ -201,6 +201,21 @@ describe.each(testBackends())("incremental folder sync ($name)", (backend) => {
     expect(await found("fennec")).toEqual(["f.md"]);
   });
 
+  it("handles file names with quotes and backslashes through add, change and delete", async () => {
+    const odd = `it's "odd" \\ name' OR '1'='1.md`;
+    write(odd, "# Odd\n\nThe ocelot hides here.");
+    expect((await sync()).added).toBe(1);
+    expect(await found("ocelot")).toEqual([odd]);
+    write(odd, "# Odd\n\nNow the okapi hides here instead.");
+    expect((await sync()).updated).toBe(1);
+    expect(await found("okapi")).toEqual([odd]);
+    expect(await found("ocelot")).toEqual([]);
+    fs.rmSync(file(odd));
+    expect((await sync()).deleted).toBe(1);
+    expect(await chunks(odd)).toEqual([]);
+    expect(await found("okapi")).toEqual([]);
+  });
+
   it("keeps other sources and tenants apart when syncing the same folder", async () => {
     const other = await t.memory.syncFolder(folder, { tenantId: "other-tenant", sourceId: SOURCE });
     expect(other.added).toBeGreaterThan(0);
