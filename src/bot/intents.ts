@@ -1,7 +1,7 @@
 import type { Intent } from "./types.ts";
 
 const HELP = /^(?:help|\?|commands|what can you do\??|how do i use (?:you|atom)\??)$/i;
-const STATUS = /^(?:status|what(?:'s| is) (?:indexed|connected)\??|sources)$/i;
+const STATUS = /^(?:status|what(?:['’]s| is) (?:indexed|connected)\??|sources)$/i;
 const REMEMBER = /^(?:please\s+)?remember(?:\s+that)?[\s,:]+(.+)$/is;
 const SEARCH =
   /^(?:please\s+)?(?:find|search(?:\s+for)?|look\s+up|list|show(?:\s+me)?)\s+(?:(?:me|all|any|the)\s+)?(?:docs?|documents?|files?|pages?|notes?)\b\s*(?:about|on|for|regarding|mentioning|that mention|with)?\s*(.*)$/is;
