@@ -18,7 +18,14 @@ describe("classify", () => {
   });
 
   it("recognises status", () => {
-    for (const t of ["status", "Status", "what's indexed?", "what is connected", "sources"]) {
+    for (const t of [
+      "status",
+      "Status",
+      "what's indexed?",
+      "what is connected",
+      "sources",
+      "what’s indexed?",
+    ]) {
       expect(classify(t)).toEqual({ kind: "status", query: "" });
     }
   });
