@@ -8,5 +8,7 @@ export default defineConfig({
     pool: "forks",
     maxWorkers: 2,
     fileParallelism: true,
+    // LanceDB's FTS index build can deadlock with a one-thread compute pool (2-core hosts).
+    env: { LANCE_CPU_THREADS: process.env.LANCE_CPU_THREADS ?? "4" },
   },
 });

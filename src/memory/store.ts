@@ -1,6 +1,13 @@
+import os from "node:os";
 import * as lancedb from "@lancedb/lancedb";
 import { Field, FixedSizeList, Float32, Float64, Int32, List, Schema, Utf8 } from "apache-arrow";
 import type { ChunkDraft, DocumentMeta, Principal } from "./types.ts";
+
+// Lance sizes its compute pool as CPUs minus 2; on hosts with 4 CPUs or fewer that leaves one
+// thread, and building a full-text index can then deadlock (lancedb/lancedb#3568,
+// lance-format/lance#7350). Lance reads this when it first starts the pool, which happens after
+// this module is evaluated.
+if (!process.env.LANCE_CPU_THREADS && os.availableParallelism() <= 4) process.env.LANCE_CPU_THREADS = "4";
 
 /** Name of the LanceDB table holding chunks. */
 export const CHUNKS_TABLE = "chunks";
