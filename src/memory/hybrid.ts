@@ -203,11 +203,9 @@ export async function hybridSearch(
     const key = `${r.source}\u0000${r.doc_id}`;
     similarity.set(key, Math.max(similarity.get(key) ?? -1, sim));
   }
-  const hits = rankDocuments(found.fused, found.analyzed, ranking)
-    .slice(0, opts.limit ?? 5)
-    .map((h) => {
-      const sim = similarity.get(`${h.doc.source}\u0000${h.doc.docId}`);
-      return sim === undefined ? h : { ...h, confidence: Math.max(h.confidence, Math.min(1, sim)) };
-    });
+  const hits = rankDocuments(found.fused, found.analyzed, ranking, opts.limit ?? 5).map((h) => {
+    const sim = similarity.get(`${h.doc.source}\u0000${h.doc.docId}`);
+    return sim === undefined ? h : { ...h, confidence: Math.max(h.confidence, Math.min(1, sim)) };
+  });
   return { hits, mode: "hybrid", tookMs: performance.now() - started };
 }

@@ -95,7 +95,11 @@ export function searchFilter(opts: SearchOptions): string {
   const parts = [eq("tenant_id", opts.tenantId), aclFilter(opts.principals)];
   if (opts.sources && opts.sources.length > 0)
     parts.push(`source IN (${opts.sources.map(sqlString).join(", ")})`);
-  if (opts.since !== undefined) parts.push(`modified_at >= ${Number(opts.since)}`);
+  if (opts.since !== undefined) {
+    if (!Number.isFinite(opts.since))
+      throw new Error("search option `since` must be a time in ms since the epoch");
+    parts.push(`modified_at >= ${opts.since}`);
+  }
   return parts.join(" AND ");
 }
 
@@ -137,7 +141,7 @@ export async function searchChunks(
     .select(SELECT)
     .limit(ranking.candidates)
     .toArray()) as ChunkRow[];
-  const hits = rankDocuments(rows, analyzed, ranking).slice(0, opts.limit ?? 5);
+  const hits = rankDocuments(rows, analyzed, ranking, opts.limit ?? 5);
   return { hits, mode: "fts", tookMs: performance.now() - started };
 }
 
@@ -145,12 +149,14 @@ export async function searchChunks(
  * Reranks full-text candidates and groups them by document. A chunk's BM25 score is normalised by
  * the best one; a document scores its best chunk, a share of its next two, and how much of the
  * query (IDF-weighted concepts) its best passage and all its passages cover. Covering most of a
- * question in one place beats repeating one rare word.
+ * question in one place beats repeating one rare word. Returns the best `limit` documents, with
+ * snippets.
  */
 export function rankDocuments(
   rows: ChunkRow[],
   analyzed: AnalyzedQuery,
   ranking: RankingOptions,
+  limit = Number.POSITIVE_INFINITY,
 ): SearchHit[] {
   const maxScore = rows.reduce((m, r) => Math.max(m, r._score ?? 0), 0) || 1;
   const totalWeight = analyzed.concepts.reduce((s, c) => s + c.weight, 0) || 1;
@@ -192,7 +198,7 @@ export function rankDocuments(
       chunkIndex: c.row.chunk_index,
       headings: splitHeadings(c.row.headings),
       text: c.row.text,
-      snippet: snippet(c.row.text, analyzed),
+      snippet: "",
       score: c.norm + c.coverage,
     }));
     hits.push({
@@ -205,7 +211,12 @@ export function rankDocuments(
     });
   }
   hits.sort((a, b) => b.score - a.score);
-  return hits;
+  // Snippets only for the documents returned: they are the costly part of ranking.
+  const top = hits.slice(0, limit);
+  for (const h of top) {
+    for (const p of h.passages) p.snippet = snippet(p.text, analyzed);
+  }
+  return top;
 }
 
 /** Summed IDF of the query's concepts found in the union of the given stem sets. */

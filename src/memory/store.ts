@@ -131,7 +131,8 @@ export function uriWords(uri: string): string {
  */
 export class ChunkStore {
   private queue: Promise<unknown> = Promise.resolve();
-  private ftsReady = false;
+  /** Columns that have an index (fts, tenant_id, acl). */
+  private indexed = new Set<string>();
   private writesSinceOptimize = 0;
   /**
    * True when `open` rebuilt the table for another embedding model or dimension (or for adding or
@@ -186,7 +187,7 @@ export class ChunkStore {
     }
     const store = new ChunkStore(conn, table, vector);
     store.rebuilt = rebuilt;
-    store.ftsReady = (await table.listIndices()).some((i) => i.columns.includes("fts"));
+    store.indexed = new Set((await table.listIndices()).flatMap((i) => i.columns));
     if (rebuilt) await store.refreshIndex();
     return store;
   }
@@ -345,7 +346,19 @@ export class ChunkStore {
   async refreshIndex(): Promise<void> {
     await this.write(async () => {
       if ((await this.table.countRows()) === 0) return;
-      if (!this.ftsReady) {
+      const missing = ["fts", "tenant_id", "acl"].filter((c) => !this.indexed.has(c));
+      if (missing.length === 0) {
+        if (this.writesSinceOptimize > 0) {
+          // Compacts fragments and folds new rows into every index.
+          await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+          this.writesSinceOptimize = 0;
+        }
+        return;
+      }
+      // First build: compact the fragments of the bulk load, then index. The scalar indexes make
+      // the tenant and ACL prefilter of every search cheap.
+      await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
+      if (missing.includes("fts")) {
         await this.table.createIndex("fts", {
           config: lancedb.Index.fts({
             baseTokenizer: "simple",
@@ -359,12 +372,15 @@ export class ChunkStore {
           }),
           replace: true,
         });
-        this.ftsReady = true;
-        this.writesSinceOptimize = 0;
-      } else if (this.writesSinceOptimize > 0) {
-        await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - 60_000) });
-        this.writesSinceOptimize = 0;
       }
+      if (missing.includes("tenant_id")) {
+        await this.table.createIndex("tenant_id", { config: lancedb.Index.btree(), replace: true });
+      }
+      if (missing.includes("acl")) {
+        await this.table.createIndex("acl", { config: lancedb.Index.labelList(), replace: true });
+      }
+      for (const c of missing) this.indexed.add(c);
+      this.writesSinceOptimize = 0;
     });
   }
 
