@@ -13,7 +13,7 @@ import type { Bot, FeedbackInput, HandleOptions, StatusContributor } from "../..
 import { loadConfig } from "../../src/config.ts";
 import { migrate, openPglite } from "../../src/db/index.ts";
 import type { Db } from "../../src/db/types.ts";
-import { silentLogger } from "../../src/observability/logger.ts";
+import { type Logger, silentLogger } from "../../src/observability/logger.ts";
 import { createApp } from "../../src/server/app.ts";
 import { TEST_SIGNING_SECRET } from "../helpers/slack.ts";
 import type { FakeSlack } from "./fakes/slack.ts";
@@ -92,13 +92,15 @@ export interface SlackHarness {
 
 /**
  * Starts the adapter (real Bolt, real WebClient) against `fake`, on 127.0.0.1. With `shared`, the
- * adapter uses that database and bot (a second replica of the same deployment).
+ * adapter uses that database and bot (a second replica of the same deployment); `logger` receives
+ * the adapter's logs (default: silent). `env.SLACK_API_URL` overrides the fake's URL.
  */
 export async function startSlackHarness(
   fake: FakeSlack,
   env: Record<string, string>,
   options: SlackAdapterOptions = {},
   shared?: { db: Db; bot: StubBot },
+  logger: Logger = silentLogger,
 ): Promise<SlackHarness> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atom-slack-"));
   const db = shared?.db ?? (await openPglite("memory://"));
@@ -116,7 +118,7 @@ export async function startSlackHarness(
     config,
     db,
     bot,
-    logger: silentLogger,
+    logger,
     memory: {
       purgeTenant: async (t) => {
         purged.push(t);

@@ -6,7 +6,7 @@ import type { Reply } from "../../bot/reply.ts";
 import { type Config, DEFAULT_TENANT } from "../../config.ts";
 import { claimEvent, completeEvent } from "../../db/events.ts";
 import type { Db } from "../../db/types.ts";
-import type { Logger } from "../../observability/logger.ts";
+import { type Logger, scrubSecrets } from "../../observability/logger.ts";
 import { createSealer, hmacHex, loadMasterKey, randomToken } from "../../security/crypto.ts";
 import { createOAuthStateStore } from "../../security/oauth-state.ts";
 import type { RouteMounter } from "../../server/app.ts";
@@ -53,6 +53,12 @@ export interface SlackAdapterOptions {
   stateTtlSeconds?: number;
   /** Clock for the signature window, seconds (tests). */
   nowSeconds?: () => number;
+  /** Timeout of one background `auth.test` attempt for SLACK_BOT_TOKEN, ms (default 5,000). */
+  identityTimeoutMs?: number;
+  /** Backoff between failed `auth.test` attempts: doubles from `minMs` up to `maxMs` (default 0.5 s … 60 s). */
+  identityRetry?: { minMs: number; maxMs: number };
+  /** How long answer work waits (after the ack) for the bot identity before going on without it, ms (default 60,000). */
+  identityWaitMs?: number;
 }
 
 /** What the Slack adapter needs from the rest of Atom. */
@@ -170,32 +176,101 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
     });
   }
 
-  // --- single-workspace identity (auth.test once) ---
+  // --- single-workspace identity (auth.test in the background, never before an ack) ---
   let singleIdentity: BotIdentity | undefined;
-  let singleIdentityPending: Promise<BotIdentity | undefined> | undefined;
   let defaultBroken: string | undefined;
-  const loadSingleIdentity = (): Promise<BotIdentity | undefined> => {
-    if (!singleToken) return Promise.resolve(undefined);
-    if (singleIdentity) return Promise.resolve(singleIdentity);
-    singleIdentityPending ??= clientFor(singleToken)
-      .auth.test()
-      .then((r) => {
-        singleIdentity = { teamId: r.team_id, botUserId: r.user_id, botId: r.bot_id };
-        defaultBroken = undefined;
-        return singleIdentity;
+  /** Set when auth.test rejected SLACK_BOT_TOKEN: no more attempts, waiters go on without it. */
+  let identityGaveUp = false;
+  let identityTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const identityWaiters = new Set<() => void>();
+  const identityBackoff = opts.identityRetry ?? { minMs: 500, maxMs: 60_000 };
+  const identityWaitMs = opts.identityWaitMs ?? 60_000;
+  // One attempt per call (no WebClient retries, its own warnings at debug): the loop below retries
+  // with backoff and logs one clear warning.
+  const identityClient = singleToken
+    ? new webApi.WebClient(singleToken, {
+        ...clientOptions,
+        logger: boltLogger(logger, { quiet: true }),
+        retryConfig: { retries: 0 },
+        timeout: opts.identityTimeoutMs ?? 5000,
       })
-      .catch((err: unknown) => {
-        const code = errorCode(err);
-        if (code && AUTH_ERRORS.has(code)) defaultBroken = code;
-        log.error({ code: code ?? "request_failed" }, "auth.test with SLACK_BOT_TOKEN failed");
-        return undefined;
-      })
-      .finally(() => {
-        singleIdentityPending = undefined;
-      });
-    return singleIdentityPending;
+    : undefined;
+  let identityWarned = false;
+  const releaseIdentityWaiters = () => {
+    for (const w of [...identityWaiters]) w();
   };
-  void loadSingleIdentity();
+  /** One auth.test attempt; on a network or server failure the next one is scheduled with backoff. */
+  const resolveIdentity = async (attempt: number): Promise<void> => {
+    identityTimer = undefined;
+    if (closed || !identityClient) return;
+    try {
+      const r = await identityClient.auth.test();
+      singleIdentity = { teamId: r.team_id, botUserId: r.user_id, botId: r.bot_id };
+      defaultBroken = undefined;
+      if (identityWarned) {
+        log.info(
+          { method: "auth.test", apiUrl: slackApiUrl, attempts: attempt + 1 },
+          `Slack auth.test at ${slackApiUrl} succeeded; bot identity resolved`,
+        );
+      }
+      releaseIdentityWaiters();
+    } catch (err) {
+      if (closed) return;
+      const code = errorCode(err);
+      if (code && AUTH_ERRORS.has(code)) {
+        defaultBroken = code;
+        identityGaveUp = true;
+        log.error(
+          { method: "auth.test", apiUrl: slackApiUrl, code },
+          `Slack auth.test at ${slackApiUrl} rejected SLACK_BOT_TOKEN (${code}); check the token`,
+        );
+        releaseIdentityWaiters();
+        return;
+      }
+      const retryInMs = Math.min(identityBackoff.maxMs, identityBackoff.minMs * 2 ** Math.min(attempt, 20));
+      const reason = describeApiError(err);
+      if (!identityWarned) {
+        identityWarned = true;
+        log.warn(
+          { method: "auth.test", apiUrl: slackApiUrl, reason, retryInMs },
+          `Slack auth.test at ${slackApiUrl} failed (${reason}); events are still acknowledged, answers wait for the bot identity; retrying in the background`,
+        );
+      } else {
+        log.debug(
+          { method: "auth.test", apiUrl: slackApiUrl, reason, retryInMs },
+          "slack auth.test retry failed",
+        );
+      }
+      identityTimer = setTimeout(() => void resolveIdentity(attempt + 1), retryInMs);
+      identityTimer.unref?.();
+    }
+  };
+  if (singleToken) void resolveIdentity(0);
+
+  /**
+   * The single-workspace bot identity, waiting (at most `identityWaitMs`) while auth.test has not
+   * answered yet. Undefined when auth.test rejected the token, timed out here, or there is no token.
+   */
+  const waitForIdentity = async (): Promise<BotIdentity | undefined> => {
+    if (!singleToken || singleIdentity || identityGaveUp || closed) return singleIdentity;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        identityWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        log.warn(
+          { method: "auth.test", apiUrl: slackApiUrl, waitedMs: identityWaitMs },
+          "slack bot identity still unknown; answering without it",
+        );
+        done();
+      }, identityWaitMs);
+      identityWaiters.add(done);
+    });
+    return singleIdentity;
+  };
 
   /** Which tenant a team belongs to (the env token's team is the default tenant). */
   const tenantOf = (teamOrEnterprise: string | undefined): string => {
@@ -205,22 +280,29 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
     return teamOrEnterprise ? tenantForTeam(teamOrEnterprise) : DEFAULT_TENANT;
   };
 
-  /** Token and identity for a tenant, refreshing rotating tokens. */
+  /** Token and identity for a tenant, refreshing rotating tokens (never waits for auth.test). */
   const credentialsFor = async (tenantId: string): Promise<(BotIdentity & { token: string }) | undefined> => {
     if (tenantId === DEFAULT_TENANT && singleToken) {
-      const id = await loadSingleIdentity();
-      return { token: singleToken, ...id };
+      return { token: singleToken, ...singleIdentity };
     }
     const inst = await installations?.getFresh(tenantId);
     if (!inst) return undefined;
     return { token: inst.botToken, teamId: inst.teamId, botUserId: inst.botUserId, botId: inst.botId };
   };
 
+  /**
+   * Bolt's authorize hook, on the path of every delivery before its ack: it never waits for the
+   * Web API on behalf of the single-workspace token. That token's identity fields are filled once
+   * auth.test has answered; with OAuth too and the env token's team still unknown, the tenant is
+   * decided after the ack ({@link resolveCtx}).
+   */
   const authorize = async (src: AuthorizeSourceData<boolean>): Promise<AuthorizeResult> => {
     const team = src.isEnterpriseInstall
       ? (src.enterpriseId ?? src.teamId)
       : (src.teamId ?? src.enterpriseId);
-    if (singleToken && oauthOn && !singleIdentity) await loadSingleIdentity();
+    if (singleToken && oauthOn && team && !singleIdentity && !identityGaveUp) {
+      return { teamId: src.teamId, enterpriseId: src.enterpriseId, atomDeferredTeam: team };
+    }
     const tenantId = tenantOf(team);
     const cred = await credentialsFor(tenantId);
     if (!cred) throw new Error(`no Slack installation for team ${team ?? "(unknown)"}`);
@@ -398,9 +480,15 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
   const workingSignalAfterMs = opts.workingSignalAfterMs ?? 400;
 
   /** The conversation flow shared by app_mention and message events. */
-  const onMessage = async (ctx: AtomContext, event: SlackMessageEvent, kind: "mention" | "message") => {
+  const onMessage = async (
+    context: Record<string, unknown>,
+    event: SlackMessageEvent,
+    kind: "mention" | "message",
+  ) => {
     // Bolt has acked; let the HTTP response go out before any database or Web API work starts.
     await new Promise((resolve) => setImmediate(resolve));
+    const ctx = await resolveCtx(context, true);
+    if (!ctx) return;
     if (!USER_SUBTYPES.has(event.subtype) && event.subtype !== "bot_message") return;
     if (event.bot_id || event.subtype === "bot_message") {
       if (event.bot_id && event.bot_id === ctx.botId) return;
@@ -507,23 +595,54 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
     }
   };
 
-  const ctxOf = (context: Record<string, unknown>): AtomContext | undefined => {
-    if (typeof context.botToken !== "string" || typeof context.tenantId !== "string") return undefined;
-    return {
-      tenantId: context.tenantId,
-      botToken: context.botToken,
-      botUserId: typeof context.botUserId === "string" ? context.botUserId : undefined,
-      botId: typeof context.botId === "string" ? context.botId : undefined,
-    };
+  /**
+   * The Atom context of a delivery, resolved after the ack: decides the tenant when authorize
+   * deferred it, and (with `needsIdentity`) waits for the single-workspace bot identity so own
+   * messages, mentions and the mention text are recognised. Undefined when the team has no
+   * installation (logged).
+   */
+  const resolveCtx = async (
+    context: Record<string, unknown>,
+    needsIdentity: boolean,
+  ): Promise<AtomContext | undefined> => {
+    try {
+      if (typeof context.atomDeferredTeam === "string") {
+        await waitForIdentity();
+        const tenantId = tenantOf(context.atomDeferredTeam);
+        const cred = await credentialsFor(tenantId);
+        if (!cred) {
+          log.warn(
+            { teamId: context.atomDeferredTeam },
+            "no Slack installation for this team; delivery ignored",
+          );
+          return undefined;
+        }
+        return { tenantId, botToken: cred.token, botUserId: cred.botUserId, botId: cred.botId };
+      }
+      if (typeof context.botToken !== "string" || typeof context.tenantId !== "string") return undefined;
+      const ctx: AtomContext = {
+        tenantId: context.tenantId,
+        botToken: context.botToken,
+        botUserId: typeof context.botUserId === "string" ? context.botUserId : undefined,
+        botId: typeof context.botId === "string" ? context.botId : undefined,
+      };
+      if (ctx.tenantId === DEFAULT_TENANT && singleToken && !ctx.botUserId) {
+        const id = needsIdentity ? await waitForIdentity() : singleIdentity;
+        ctx.botUserId = id?.botUserId;
+        ctx.botId = id?.botId;
+      }
+      return ctx;
+    } catch (err) {
+      log.error({ err }, "could not resolve the slack installation of a delivery");
+      return undefined;
+    }
   };
 
   app.event("app_mention", async ({ event, context }) => {
-    const ctx = ctxOf(context);
-    if (ctx) await onMessage(ctx, event as unknown as SlackMessageEvent, "mention");
+    await onMessage(context, event as unknown as SlackMessageEvent, "mention");
   });
   app.event("message", async ({ event, context }) => {
-    const ctx = ctxOf(context);
-    if (ctx) await onMessage(ctx, event as unknown as SlackMessageEvent, "message");
+    await onMessage(context, event as unknown as SlackMessageEvent, "message");
   });
 
   // --- uninstall ---
@@ -570,7 +689,7 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
   const commandWindowMs = opts.commandDedupeMs ?? 30_000;
   app.command(/.*/, async ({ command, ack, context }) => {
     await ack({ response_type: "ephemeral", text: "Working on it…" });
-    const ctx = ctxOf(context);
+    const ctx = await resolveCtx(context, true);
     if (!ctx) return;
     const text = command.text ?? "";
     const digest = crypto.createHash("sha256").update(text.trim().toLowerCase()).digest("hex").slice(0, 32);
@@ -642,8 +761,9 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
   // --- buttons ---
   app.action(/.*/, async ({ ack, action, body, context }) => {
     await ack();
-    const ctx = ctxOf(context);
-    if (!ctx || action.type !== "button") return;
+    if (action.type !== "button") return;
+    const ctx = await resolveCtx(context, false);
+    if (!ctx) return;
     const b = body as BlockActionBody;
     const userId = b.user?.id ?? "unknown";
     const responseUrl = b.response_url;
@@ -772,6 +892,9 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
       }
     },
     async close() {
+      closed = true;
+      if (identityTimer) clearTimeout(identityTimer);
+      releaseIdentityWaiters();
       if (socketMode) await app.stop().catch(() => {});
     },
   };
@@ -827,6 +950,23 @@ export async function downloadFile(url: string, token: string, slackApiUrl: stri
     throw new Error("Slack returned a web page instead of the file (is the files:read scope granted?)");
   }
   return bytes;
+}
+
+/**
+ * A short, token-free reason for a failed Web API call: Slack's error code, the HTTP status, or
+ * the network error (e.g. `fetch failed: ECONNREFUSED`, `timeout of 5000ms exceeded`).
+ */
+function describeApiError(err: unknown): string {
+  const code = errorCode(err);
+  if (code) return code;
+  const e = err as { statusCode?: unknown; original?: unknown; message?: unknown } | undefined;
+  if (typeof e?.statusCode === "number") return `HTTP ${e.statusCode}`;
+  const original = e?.original as
+    | { message?: unknown; code?: unknown; cause?: { code?: unknown } }
+    | undefined;
+  const base = typeof original?.message === "string" ? original.message : String(e?.message ?? err);
+  const netCode = original?.cause?.code ?? original?.code;
+  return scrubSecrets(typeof netCode === "string" && !base.includes(netCode) ? `${base}: ${netCode}` : base);
 }
 
 function errorCode(err: unknown): string | undefined {

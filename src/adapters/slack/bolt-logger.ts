@@ -3,9 +3,10 @@ import { type Logger, scrubSecrets } from "../../observability/logger.ts";
 
 /**
  * Adapts Atom's pino logger to the `@slack/logger` interface Bolt and the WebClient use.
- * Bolt's info chatter goes to debug; warnings and errors stay. Strings are scrubbed of tokens.
+ * Bolt's info chatter goes to debug; warnings and errors stay (with `quiet`, they go to debug too:
+ * for clients whose failures the caller reports itself). Strings are scrubbed of tokens.
  */
-export function boltLogger(logger: Logger): BoltLogger {
+export function boltLogger(logger: Logger, opts: { quiet?: boolean } = {}): BoltLogger {
   const child = logger.child({ component: "slack-bolt" });
   let level: LogLevel = LogLevel.INFO;
   const text = (msg: unknown[]) =>
@@ -15,8 +16,8 @@ export function boltLogger(logger: Logger): BoltLogger {
   return {
     debug: (...msg: unknown[]) => child.trace(text(msg)),
     info: (...msg: unknown[]) => child.debug(text(msg)),
-    warn: (...msg: unknown[]) => child.warn(text(msg)),
-    error: (...msg: unknown[]) => child.error(text(msg)),
+    warn: (...msg: unknown[]) => (opts.quiet ? child.debug(text(msg)) : child.warn(text(msg))),
+    error: (...msg: unknown[]) => (opts.quiet ? child.debug(text(msg)) : child.error(text(msg))),
     setLevel: (l: LogLevel) => {
       level = l;
     },
