@@ -3,12 +3,13 @@
  * with a small recording Bot (the bot core is exercised by the e2e test).
  */
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { serve, type ServerType } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import pino from "pino";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTeamsAdapter, type TeamsAdapter } from "../../src/adapters/teams/index.ts";
 import type { ChatMessage } from "../../src/adapters/types.ts";
 import { makeReply } from "../../src/bot/reply.ts";
@@ -667,6 +668,187 @@ describe("authentication", () => {
     expect(() => createTeamsAdapter({ config, db, bot, logger: silentLogger })).toThrow(
       /MICROSOFT_APP_TENANT_ID is required/,
     );
+  });
+});
+
+/**
+ * Watches every TCP connection the process opens while a test runs. Connections to a loopback
+ * address pass; any other destination is recorded and failed before DNS or a packet leaves
+ * (`net.Socket.prototype.connect` is where Node's http, undici and axios all open sockets).
+ */
+function guardOutbound() {
+  const original = net.Socket.prototype.connect;
+  const loopback = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+  const attempts: string[] = [];
+  const spy = vi.spyOn(net.Socket.prototype, "connect").mockImplementation(function (
+    this: net.Socket,
+    ...args: unknown[]
+  ) {
+    // net.connect passes its normalised [options, callback] pair as the first argument.
+    const first = Array.isArray(args[0]) ? args[0][0] : args[0];
+    const opts = (first && typeof first === "object" ? first : {}) as {
+      host?: string;
+      port?: number;
+      path?: string;
+    };
+    const host = typeof first === "number" ? (args[1] as string | undefined) : opts.host;
+    const port = typeof first === "number" ? first : opts.port;
+    if (!opts.path && !loopback.has(host ?? "localhost")) {
+      attempts.push(`${host}:${port}`);
+      process.nextTick(() => this.destroy(new Error("outbound connection blocked by the test")));
+      return this;
+    }
+    return original.apply(this, args as Parameters<typeof original>);
+  });
+  return { attempts, restore: () => spy.mockRestore() };
+}
+
+describe("local mode (no app id): where Atom answers, and malformed activities", () => {
+  let guard: ReturnType<typeof guardOutbound>;
+  beforeEach(() => {
+    guard = guardOutbound();
+  });
+  afterEach(() => {
+    guard.restore();
+    vi.restoreAllMocks();
+  });
+
+  const counts = async () => ({
+    refs: await conversationRows(),
+    events: (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM processed_events")).rows[0]?.n,
+    handled: bot.handled.length,
+  });
+  // The adapter's turn entry point: every turn (and so every outbound connector call) starts here.
+  const turnSpy = () =>
+    vi.spyOn(run.teams.adapter as unknown as { run: (...args: unknown[]) => Promise<unknown> }, "run");
+
+  it("refuses a loopback activity whose serviceUrl is not on loopback: 400, no outbound call, nothing stored", async () => {
+    expect(run.teams.authenticated).toBe(false);
+    const turns = turnSpy();
+    const before = await counts();
+    const elsewhere = [
+      "http://0.0.0.0:4555/",
+      "http://10.0.0.1:9/",
+      "http://example.invalid/",
+      "https://smba.trafficmanager.net/amer/",
+      "http://[::ffff:a00:1]:9/",
+      "http://[::]:9/",
+      "http://[fe80::1]:9/",
+      "http://127.0.0.1.example.invalid/",
+      "http://localhost.example.invalid:9/",
+      "http://127.0.0.1:9@example.invalid/",
+      "http://user:secret@127.0.0.1:9/",
+    ];
+    for (const serviceUrl of elsewhere) {
+      const activity = teamsMessage({
+        serviceUrl,
+        kind: "personal",
+        text: "what is the home office budget?",
+        conversationId: `a:elsewhere-${elsewhere.indexOf(serviceUrl)}`,
+      });
+      const res = await postActivity(run.url, activity);
+      expect(res.status, serviceUrl).toBe(400);
+      const body = (await res.json()) as { error: string };
+      expect(body.error).toMatch(/serviceUrl must be an http\(s\) URL on loopback/);
+      expect(body.error).not.toContain("secret");
+    }
+    for (const serviceUrl of ["ftp://127.0.0.1/", "not a url", ""]) {
+      const res = await postActivity(run.url, teamsMessage({ serviceUrl, text: "hi" }));
+      expect(res.status, serviceUrl).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(/serviceUrl/);
+    }
+    await run.teams.idle();
+    // Anything a turn would have started (typing, member lookup, the answer) had its chance to run.
+    await new Promise((r) => setTimeout(r, 150));
+    await run.teams.idle();
+    expect(guard.attempts).toEqual([]);
+    expect(turns).not.toHaveBeenCalled();
+    expect(fake.calls).toHaveLength(0);
+    expect(await counts()).toEqual(before);
+  });
+
+  it("still answers at a loopback serviceUrl on another port, written as IPv4, IPv4-mapped IPv6 or without a slash", async () => {
+    const other = await startFakeBotConnector();
+    try {
+      const port = new URL(other.url).port;
+      const variants = [
+        `http://127.0.0.1:${port}`,
+        `http://[::ffff:7f00:1]:${port}/`,
+        `http://[::ffff:127.0.0.1]:${port}/`,
+        `http://127.1:${port}/`,
+      ];
+      for (const [i, serviceUrl] of variants.entries()) {
+        other.reset();
+        const activity = teamsMessage({ serviceUrl, kind: "personal", text: `local question ${i}` });
+        expect((await postActivity(run.url, activity)).status, serviceUrl).toBe(200);
+        await other.waitFor(() => other.messages().length === 1);
+        expect(other.messages()[0]).toMatchObject({ kind: "reply", activityId: activity.id });
+        const ref = await run.teams.references.get("default", (activity.conversation as { id: string }).id);
+        expect(ref?.reference.serviceUrl).toBe(`http://127.0.0.1:${port}/`);
+      }
+      await run.teams.idle();
+      expect(guard.attempts).toEqual([]);
+      expect(fake.calls).toHaveLength(0);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("rejects JSON-valid activities of the wrong shape with 400 and a short message, storing nothing", async () => {
+    const turns = turnSpy();
+    const before = await counts();
+    const base = () => teamsMessage({ serviceUrl: fake.url, kind: "personal", text: "hello" });
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ["numeric text", { ...base(), text: 12345 }, /text: expected string/],
+      [
+        "entities and attachments not arrays",
+        { ...base(), entities: "nope", attachments: { a: 1 } },
+        /(entities|attachments): expected array/,
+      ],
+      ["attachments not an array", { ...base(), attachments: { a: 1 } }, /attachments: expected array/],
+      ["an entity that is not an object", { ...base(), entities: [7] }, /entities\.0: expected object/],
+      ["no type", { ...base(), type: undefined }, /type: expected string/],
+      ["no id", { ...base(), id: undefined }, /id: expected string/],
+      [
+        "numeric conversation id",
+        { ...base(), conversation: { id: 42 } },
+        /conversation\.id: expected string/,
+      ],
+      ["no conversation", { ...base(), conversation: undefined }, /conversation: expected object/],
+      ["from without id", { ...base(), from: { name: "Dana" } }, /from\.id: expected string/],
+      ["recipient as a string", { ...base(), recipient: "28:bot" }, /recipient: expected object/],
+      ["numeric serviceUrl", { ...base(), serviceUrl: 1 }, /serviceUrl: expected string/],
+      ["membersRemoved not an array", { ...base(), membersRemoved: "all" }, /membersRemoved: expected array/],
+    ];
+    for (const [name, activity, error] of cases) {
+      const res = await postActivity(run.url, activity);
+      expect(res.status, name).toBe(400);
+      const body = (await res.json()) as { error: string };
+      expect(body.error, name).toMatch(/^invalid activity: /);
+      expect(body.error, name).toMatch(error);
+      expect(body.error.length).toBeLessThanOrEqual(200);
+    }
+    await run.teams.idle();
+    expect(turns).not.toHaveBeenCalled();
+    expect(fake.calls).toHaveLength(0);
+    expect(guard.attempts).toEqual([]);
+    expect(await counts()).toEqual(before);
+  });
+
+  it("keeps accepting real Teams activities that carry null or extra fields", async () => {
+    const activity = {
+      ...teamsMessage({ serviceUrl: fake.url, kind: "personal", text: "null-tolerant question" }),
+      replyToId: null,
+      attachments: null,
+      summary: "extra field Teams may add",
+      channelData: { tenant: { id: "72f988bf-0000-4000-8000-000000000001" }, eventType: "x", settings: {} },
+    };
+    const turns = turnSpy();
+    expect((await postActivity(run.url, activity)).status).toBe(200);
+    await fake.waitFor(() => fake.messages().length === 1);
+    expect(bot.handled.at(-1)?.text).toBe("null-tolerant question");
+    // The spy the refusal tests rely on does see turns.
+    expect(turns).toHaveBeenCalledTimes(1);
   });
 });
 

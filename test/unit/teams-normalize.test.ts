@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { makeReply } from "../../src/bot/reply.ts";
+import {
+  checkActivityShape,
+  isLoopbackAddress,
+  loopbackServiceUrl,
+} from "../../src/adapters/teams/activity.ts";
 import { aiEntity, parseCardAction, replyActivity, replyCard } from "../../src/adapters/teams/cards.ts";
 import {
   atomTenantFor,
@@ -8,10 +13,21 @@ import {
   conversationType,
   filesOf,
   mentionsBot,
+  TEAMS_FILE_DOWNLOAD_INFO,
   threadConversationId,
 } from "../../src/adapters/teams/normalize.ts";
 import { isVoiceNote } from "../../src/voice/index.ts";
-import { mention, TEST_BOT, TEST_USER } from "../helpers/teams.ts";
+import {
+  audioAttachment,
+  botAddedUpdate,
+  cardActionInvoke,
+  fileAttachment,
+  installationUpdate,
+  mention,
+  TEST_BOT,
+  TEST_USER,
+  teamsMessage,
+} from "../helpers/teams.ts";
 
 const dana = { id: TEST_USER.id, name: "Dana Fox" };
 
@@ -238,5 +254,108 @@ describe("cards", () => {
     expect(parseCardAction(data)).toEqual(data);
     expect(parseCardAction({ action: { data: { other: 1 } } })).toBeNull();
     expect(parseCardAction("feedback")).toBeNull();
+  });
+});
+
+describe("checkActivityShape", () => {
+  const serviceUrl = "https://smba.trafficmanager.net/amer/";
+
+  it("accepts every activity shape Teams sends to Atom", () => {
+    const shapes = [
+      teamsMessage({ serviceUrl, kind: "personal", text: "hello" }),
+      teamsMessage({
+        serviceUrl,
+        kind: "channel",
+        text: "<at>Ask Bot</at> hi <at>Dana Fox</at>",
+        entities: [mention(TEST_BOT), mention(dana)],
+        attachments: [
+          fileAttachment("note.m4a", "https://files.example/note.m4a"),
+          audioAttachment("clip.mp4", "https://files.example/clip.mp4"),
+        ],
+      }),
+      teamsMessage({ serviceUrl, kind: "groupChat", text: "" }),
+      cardActionInvoke({ serviceUrl, verb: "atom", data: { atomAction: "feedback_up", value: "a1" } }),
+      botAddedUpdate({ serviceUrl, kind: "channel" }),
+      installationUpdate({ serviceUrl, kind: "channel", action: "remove" }),
+      { ...teamsMessage({ serviceUrl, text: "x" }), type: "conversationUpdate", membersRemoved: [TEST_BOT] },
+      { ...teamsMessage({ serviceUrl, text: "x" }), text: null, attachments: null, replyToId: null },
+    ];
+    for (const a of shapes) expect(checkActivityShape(JSON.parse(JSON.stringify(a)))).toEqual({ ok: true });
+  });
+
+  it("names the first bad field without echoing its value", () => {
+    const base = teamsMessage({ serviceUrl, text: "hello" });
+    expect(checkActivityShape({ ...base, text: 12345 })).toEqual({
+      ok: false,
+      error: "invalid activity: text: expected string",
+    });
+    const both = checkActivityShape({ ...base, entities: "nope", attachments: { a: 1 } });
+    expect(both.ok).toBe(false);
+    expect(!both.ok && both.error).toMatch(/^invalid activity: (entities|attachments): expected array$/);
+    expect(checkActivityShape({ ...base, attachments: [{ contentType: 5 }] })).toEqual({
+      ok: false,
+      error: "invalid activity: attachments.0.contentType: expected string",
+    });
+    expect(checkActivityShape({ ...base, serviceUrl: "javascript:alert(1)" })).toEqual({
+      ok: false,
+      error: "invalid activity: serviceUrl: must be an http(s) URL",
+    });
+    const secret = checkActivityShape({ ...base, from: "s3cr3t-value" });
+    expect(!secret.ok && secret.error).toBe("invalid activity: from: expected object");
+    for (const body of [null, [], "message", 1]) expect(checkActivityShape(body).ok).toBe(false);
+  });
+});
+
+describe("loopback checks for local mode", () => {
+  it("recognises loopback addresses, bracketed and IPv4-mapped included", () => {
+    for (const a of ["127.0.0.1", "127.255.0.9", "::1", "[::1]", "::ffff:127.0.0.1", "[::ffff:7f00:1]"])
+      expect(isLoopbackAddress(a), a).toBe(true);
+    for (const a of ["0.0.0.0", "10.0.0.1", "::", "[::]", "::ffff:a00:1", "fe80::1", "localhost", "[x]", ""])
+      expect(isLoopbackAddress(a), a).toBe(false);
+  });
+
+  it("accepts only http(s) serviceUrls on loopback and returns a form the connector client can reach", () => {
+    expect(loopbackServiceUrl("http://127.0.0.1:3978")).toBe("http://127.0.0.1:3978/");
+    expect(loopbackServiceUrl("http://localhost:3978/")).toBe("http://localhost:3978/");
+    expect(loopbackServiceUrl("https://127.8.9.10/svc/")).toBe("https://127.8.9.10/svc/");
+    expect(loopbackServiceUrl("http://127.1:4555/")).toBe("http://127.0.0.1:4555/");
+    expect(loopbackServiceUrl("http://[::ffff:7f00:1]:4555/")).toBe("http://127.0.0.1:4555/");
+    expect(loopbackServiceUrl("http://[::ffff:127.0.0.2]:4555/")).toBe("http://127.0.0.2:4555/");
+    expect(loopbackServiceUrl("http://[::1]:4555/")).toBe("http://localhost:4555/");
+    // The host the WHATWG parser sees is the host that is checked and then used.
+    expect(loopbackServiceUrl("http://127.0.0.1\\@example.invalid/")).toBe(
+      "http://127.0.0.1/@example.invalid/",
+    );
+    for (const u of [
+      "http://0.0.0.0:4555/",
+      "http://10.0.0.1:9/",
+      "http://example.invalid/",
+      "http://[::]:4555/",
+      "http://[::ffff:a00:1]:9/",
+      "http://127.0.0.1.example.invalid/",
+      "http://localhost.example.invalid/",
+      "http://127.0.0.1:9@example.invalid/",
+      "http://user:pw@127.0.0.1/",
+      "ftp://127.0.0.1/",
+      "file:///etc/passwd",
+      "not a url",
+    ])
+      expect(loopbackServiceUrl(u), u).toBeUndefined();
+  });
+});
+
+describe("filesOf with odd attachment content", () => {
+  it("ignores a non-string uniqueId", () => {
+    const [f] = filesOf(
+      [
+        {
+          contentType: TEAMS_FILE_DOWNLOAD_INFO,
+          name: "a.pdf",
+          content: { downloadUrl: "https://x/a", uniqueId: 7 },
+        },
+      ],
+      { maxBytes: 10 },
+    );
+    expect(f?.id).toBe("0:a.pdf");
   });
 });

@@ -3,7 +3,8 @@
  * behind Hono at `POST /api/messages`, answering in the right chat or channel thread with Adaptive
  * Cards, storing conversation references for proactive sends, and recording card feedback.
  *
- * Flow (DESIGN.md, "ack fast, work after"): the adapter verifies the Bot Framework JWT, stores the
+ * Flow (DESIGN.md, "ack fast, work after"): the adapter checks the activity's shape (and, without an app
+ * id, that its serviceUrl is on loopback), verifies the Bot Framework JWT, stores the
  * conversation reference, claims the activity in Postgres (duplicates stop here) and returns 200 —
  * before any search or outbound call. Then, in the background, it sends a typing indicator (repeated
  * while working), produces the answer and posts it with `replyToActivity` into the same
@@ -39,6 +40,7 @@ import type { Logger } from "../../observability/logger.ts";
 import { webhookAckSeconds } from "../../observability/metrics.ts";
 import type { RouteMounter } from "../../server/app.ts";
 import type { ChatMessage, ConversationTarget, Messenger } from "../types.ts";
+import { checkActivityShape, isLoopbackAddress, loopbackServiceUrl } from "./activity.ts";
 import { parseCardAction, replyActivity } from "./cards.ts";
 import {
   atomTenantFor,
@@ -114,8 +116,6 @@ export class ConversationUnreachableError extends Error {
 /** Largest accepted activity body (Teams messages are at most ~100 KB including cards). */
 const MAX_ACTIVITY_BYTES = 1024 * 1024;
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
-
 /** HTTP status of a connector error (`RestError.statusCode`), if any. */
 function statusOf(err: unknown): number | undefined {
   const s =
@@ -143,7 +143,9 @@ function describe(err: unknown): string {
 /**
  * Creates the Teams adapter from config. With `MICROSOFT_APP_ID` set, every activity must carry a
  * valid Bot Framework JWT (else 401, nothing stored, no outbound call). Without it, activities are
- * accepted unauthenticated from loopback only (emulator / local development), and a warning says so.
+ * accepted unauthenticated from loopback only (emulator / local development), and only when their
+ * `serviceUrl` is on loopback too (else 400 before any outbound call); a warning says so at start.
+ * In both modes an activity whose shape does not match `inboundActivitySchema` gets 400.
  * @throws Error when the app type needs settings that are missing (e.g. SingleTenant without tenant id).
  */
 export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
@@ -154,7 +156,7 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
   const authenticated = appId.length > 0;
   const localModeWarning =
     "MICROSOFT_APP_ID is not set: Teams activities at POST /api/messages are accepted WITHOUT authentication, " +
-    "and only from loopback (127.0.0.1 / ::1). Set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD before connecting Atom to Teams.";
+    "only from loopback (127.0.0.1 / ::1), and answered only at a loopback serviceUrl. Set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD before connecting Atom to Teams.";
   // Said loudly when the adapter starts (adapters are created by `atom serve` only).
   if (!authenticated) log.warn(localModeWarning);
   if (authenticated && env.MICROSOFT_APP_TYPE === "SingleTenant" && !env.MICROSOFT_APP_TENANT_ID) {
@@ -484,7 +486,7 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
         } catch {
           remote = undefined;
         }
-        if (!remote || !LOOPBACK.test(remote)) {
+        if (!remote || !isLoopbackAddress(remote)) {
           return finish(
             c.json({ error: "unauthenticated Teams activities are accepted only from loopback" }, 401),
           );
@@ -499,9 +501,34 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
       if (!body || typeof body !== "object" || Array.isArray(body)) {
         return finish(c.json({ error: "the body must be a JSON Bot Framework activity" }, 400));
       }
+      // The shape is checked before any turn: a malformed activity gets 400, nothing stored, no call out.
+      const shape = checkActivityShape(body);
+      if (!shape.ok) {
+        log.warn({ error: shape.error }, "teams: rejected a malformed activity");
+        return finish(c.json({ error: shape.error }, 400));
+      }
       const activity = body as Activity;
-      if (typeof activity.type !== "string" || activity.type.length === 0) {
-        return finish(c.json({ error: "the activity has no type" }, 400));
+      if (!authenticated) {
+        // No JWT binds the serviceUrl to Microsoft's connector here, so Atom only answers on this
+        // machine; the canonical URL (the host that was checked) is what the connector client uses.
+        const local = loopbackServiceUrl(activity.serviceUrl);
+        if (!local) {
+          log.warn(
+            // The host only: a URL's user-info part could carry a secret.
+            { serviceUrlHost: new URL(activity.serviceUrl).host.slice(0, 200) },
+            "teams: refused an unauthenticated activity whose serviceUrl is not on loopback",
+          );
+          return finish(
+            c.json(
+              {
+                error:
+                  "without MICROSOFT_APP_ID the activity's serviceUrl must be an http(s) URL on loopback (localhost, 127.0.0.0/8, ::1)",
+              },
+              400,
+            ),
+          );
+        }
+        activity.serviceUrl = local;
       }
       let authResult: AuthenticateRequestResult;
       try {

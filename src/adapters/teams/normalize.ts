@@ -158,9 +158,9 @@ export function filesOf(
     if (!url || !/^https?:\/\//i.test(url)) return;
     const name = a.name ?? `attachment-${i + 1}${filetype ? `.${filetype}` : ""}`;
     const downloadUrl = url;
+    const uniqueId = (a.content as { uniqueId?: unknown } | null | undefined)?.uniqueId;
     out.push({
-      id:
-        ((a.content as { uniqueId?: string } | undefined)?.uniqueId as string | undefined) ?? `${i}:${name}`,
+      id: typeof uniqueId === "string" && uniqueId ? uniqueId : `${i}:${name}`,
       name,
       mimetype,
       filetype: filetype ?? extensionOf(name),
