@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { Db, QueryResult, Queryable } from "./types.ts";
@@ -53,15 +54,50 @@ export async function openPostgres(url: string): Promise<Db> {
   };
 }
 
+/**
+ * PGlite runs in this process's memory: a small buffer cache keeps idle RSS within budget (the
+ * default 128 MB of shared buffers is sized for a server, not for an embedded bookkeeping store).
+ */
+const PGLITE_CONF = ["shared_buffers=16MB", "work_mem=4MB"];
+
+/**
+ * Creates a new PGlite data directory in a short-lived child process. Creating the cluster
+ * (initdb) grows the WebAssembly heap to several hundred MB that is never given back; doing it in
+ * a child keeps the long-running process small.
+ * @throws Error with the child's error output when the directory cannot be created.
+ */
+async function initPgliteDir(dir: string): Promise<void> {
+  const moduleUrl = import.meta.resolve("@electric-sql/pglite");
+  const script = `const { PGlite } = await import(${JSON.stringify(moduleUrl)});
+const db = new PGlite(${JSON.stringify(path.resolve(dir))});
+await db.waitReady;
+await db.close();`;
+  await new Promise<void>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ["--input-type=module", "-e", script],
+      { timeout: 120_000 },
+      (err, _out, stderr) => {
+        if (err)
+          reject(
+            new Error(`could not create the embedded database in ${dir}: ${stderr.trim() || err.message}`),
+          );
+        else resolve();
+      },
+    );
+  });
+}
+
 /** Embedded PGlite. One connection; statements are serialised by PGlite itself. */
 export async function openPglite(dir: string): Promise<Db> {
   const { PGlite } = await import("@electric-sql/pglite");
   let pgl: InstanceType<typeof PGlite>;
   if (dir === "memory://") {
-    pgl = new PGlite();
+    pgl = new PGlite({ postgresqlconf: PGLITE_CONF });
   } else {
     fs.mkdirSync(path.dirname(path.resolve(dir)), { recursive: true });
-    pgl = new PGlite(dir);
+    if (!fs.existsSync(path.join(dir, "PG_VERSION"))) await initPgliteDir(dir);
+    pgl = new PGlite(dir, { postgresqlconf: PGLITE_CONF });
   }
   await pgl.waitReady;
   const query = async <T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> => {
