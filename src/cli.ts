@@ -7,6 +7,7 @@ import { formatSummary, ingestFolder } from "./cli/ingest.ts";
 import { type CliIo, consoleMessage, openForCli, UsageError } from "./cli/runtime.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import type { Atom } from "./main.ts";
+import { NOTES_SOURCE } from "./memory/memory.ts";
 import { localAudioFile } from "./voice/local.ts";
 import { runTranscribe } from "./voice/cli.ts";
 
@@ -115,13 +116,16 @@ async function askCommand(args: string[], io: CliIo): Promise<number> {
   if (question === "")
     throw new UsageError('ask needs a question, e.g. atom ask "how much is the home office budget?"');
   return withAtom(async (atom) => {
+    // With --docs, the answer comes from that folder (and notes), not from every folder indexed before.
+    let sources: string[] | undefined;
     if (values.docs) {
       const summary = await ingestFolder(atom.memory, values.docs, io, values.json);
+      sources = [summary.source, NOTES_SOURCE];
       if (!values.json && (summary.added > 0 || summary.updated > 0 || summary.errors.length > 0)) {
         io.stderr.write(`${formatSummary(summary)}\n`);
       }
     }
-    const reply = await atom.bot.handle(consoleMessage(question));
+    const reply = await atom.bot.handle(consoleMessage(question), { sources });
     io.stdout.write(values.json ? `${JSON.stringify(toAskJson(reply))}\n` : `${renderForTerminal(reply)}\n`);
     return 0;
   });
@@ -130,11 +134,14 @@ async function askCommand(args: string[], io: CliIo): Promise<number> {
 async function chatCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args, allowPositionals: false, options: { docs: { type: "string" } } });
   return withAtom(async (atom) => {
+    let sources: string[] | undefined;
     if (values.docs) {
       const summary = await ingestFolder(atom.memory, values.docs, io);
       io.stderr.write(`${formatSummary(summary)}\n`);
+      sources = [summary.source, NOTES_SOURCE];
     }
     await runConsoleChat(atom.bot, io, {
+      sources,
       fileForLine: async (line) => {
         const file = await localAudioFile(line);
         return file ? [file] : [];
@@ -159,8 +166,8 @@ async function evalCommand(args: string[], io: CliIo): Promise<number> {
   if (!values.docs) throw new UsageError("eval needs --docs <dir>");
   const questions = readQuestions(file);
   return withAtom(async (atom) => {
-    await ingestFolder(atom.memory, values.docs!, io, values.json);
-    const { scores, cases } = await runEval(atom.bot, questions);
+    const summary = await ingestFolder(atom.memory, values.docs!, io, values.json);
+    const { scores, cases } = await runEval(atom.bot, questions, { sources: [summary.source] });
     if (values.json) {
       io.stdout.write(`${JSON.stringify(scores)}\n`);
       return 0;

@@ -49,7 +49,15 @@ const schema = z.object({
   ),
   ATOM_DOCS_DIR: optionalString,
   ATOM_SYNC_INTERVAL_SECONDS: int(300, 10, 86_400),
-  ATOM_ENCRYPTION_KEY: optionalString,
+  ATOM_ENCRYPTION_KEY: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine((v) => /^[0-9a-fA-F]{64}$/.test(v.trim()) || /^[A-Za-z0-9+/_-]{43}=?$/.test(v.trim()), {
+        error: "must be 32 bytes as 64 hex characters or base64 (openssl rand -base64 32)",
+      })
+      .optional(),
+  ),
   ATOM_ANSWER_MIN_SCORE: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(1).optional()),
 
   SLACK_BOT_TOKEN: optionalString,

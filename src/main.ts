@@ -38,19 +38,34 @@ type Closer = () => Promise<void> | void;
 export async function createAtom(
   config: Config,
   opts: {
-    logger?: Logger /** Mount Slack/Teams (default true; one-shot CLI commands skip them). */;
+    logger?: Logger;
+    /** Mount Slack/Teams (default true; one-shot CLI commands skip them). */
     adapters?: boolean;
   } = {},
 ): Promise<Atom> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const db = await openDb({
-    databaseUrl: config.databaseUrl,
-    pgliteDir: path.join(config.dataDir, "pglite"),
-  });
-  await migrate(db);
+  const pgliteDir = path.join(config.dataDir, "pglite");
+  let db: Db;
+  try {
+    db = await openDb({ databaseUrl: config.databaseUrl, pgliteDir });
+    await migrate(db);
+  } catch (err) {
+    const where = config.databaseUrl
+      ? "the database at DATABASE_URL"
+      : `the embedded database in ${pgliteDir}`;
+    throw new Error(`could not open ${where}: ${firstLine(err)}`);
+  }
   const embedder = await embedderFromEnv(config.env);
-  const memory = await openMemory({ db, uri: config.lancedbUri, logger, embedder });
+  let memory: Memory;
+  try {
+    memory = await openMemory({ db, uri: config.lancedbUri, logger, embedder });
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw new Error(
+      `could not open memory at ${config.env.LANCEDB_URI ? "LANCEDB_URI" : config.lancedbUri}: ${firstLine(err)}`,
+    );
+  }
   const voice = createVoiceNotes({ config, db, logger });
   const bot = createBot({ db, memory, logger, config, voice });
 
@@ -100,6 +115,12 @@ export async function createAtom(
       await db.close();
     },
   };
+}
+
+/** The first line of an error's message (native errors carry long chains of causes). */
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split("\n")[0]!.slice(0, 300);
 }
 
 /** A running server. */

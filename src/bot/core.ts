@@ -77,7 +77,7 @@ export function createBot(deps: BotDeps): Bot {
     );
   }
 
-  async function route(msg: ChatMessage): Promise<Reply> {
+  async function route(msg: ChatMessage, sources?: string[]): Promise<Reply> {
     const intent = classify(msg.text);
     const ctx: HandlerContext = {
       msg,
@@ -90,6 +90,7 @@ export function createBot(deps: BotDeps): Bot {
       config: deps.config,
       statusContributors,
       minConfidence,
+      sources,
     };
     switch (intent.kind) {
       case "help":
@@ -144,7 +145,7 @@ export function createBot(deps: BotDeps): Bot {
           text = cleanText(result.transcript);
         }
         const message = { ...msg, text };
-        reply = await route(message);
+        reply = await route(message, opts.sources);
         if (prefix) {
           reply = {
             ...reply,

@@ -29,6 +29,8 @@ export interface HandleOptions {
    * transcript). Adapters implement it; when absent, intermediate replies are skipped.
    */
   progress?: (reply: Reply) => Promise<void>;
+  /** Answer only from these source ids (e.g. `atom ask --docs <dir>`: that folder and notes). */
+  sources?: string[];
 }
 
 /** The platform-neutral core every adapter talks to. */

@@ -1,4 +1,4 @@
-import type { Bot } from "../bot/types.ts";
+import type { Bot, HandleOptions } from "../bot/types.ts";
 import type { Citation, Reply } from "../bot/reply.ts";
 import { consoleMessage } from "./runtime.ts";
 
@@ -10,8 +10,8 @@ export interface AskJson {
 }
 
 /** Asks the bot one question as the terminal user and returns the `--json` shape. */
-export async function askOnce(bot: Bot, question: string): Promise<AskJson> {
-  return toAskJson(await bot.handle(consoleMessage(question)));
+export async function askOnce(bot: Bot, question: string, opts: HandleOptions = {}): Promise<AskJson> {
+  return toAskJson(await bot.handle(consoleMessage(question), opts));
 }
 
 /** The `--json` shape of a reply. */

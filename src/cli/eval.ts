@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { z } from "zod";
-import type { Bot } from "../bot/types.ts";
+import type { Bot, HandleOptions } from "../bot/types.ts";
 import { askOnce } from "./ask.ts";
 import { UsageError } from "./runtime.ts";
 
@@ -56,6 +56,7 @@ export function readQuestions(file: string): EvalQuestion[] {
         );
       out.push(r.data);
     });
+  if (out.length === 0) throw new UsageError(`${file}: no questions in the file`);
   return out;
 }
 
@@ -69,10 +70,11 @@ export function readQuestions(file: string): EvalQuestion[] {
 export async function runEval(
   bot: Bot,
   questions: EvalQuestion[],
+  opts: HandleOptions = {},
 ): Promise<{ scores: EvalScores; cases: EvalCase[] }> {
   const cases: EvalCase[] = [];
   for (const q of questions) {
-    const a = await askOnce(bot, q.question);
+    const a = await askOnce(bot, q.question, opts);
     const cited = [...new Set(a.citations.map((c) => c.uri))];
     const idx = a.found ? cited.findIndex((u) => q.expected_paths.includes(u)) : -1;
     cases.push({

@@ -58,9 +58,12 @@ export function formatSummary(s: SyncSummary): string {
   const secs = s.durationMs / 1000;
   const processed = s.added + s.updated;
   const lines = [
-    `Indexed ${s.scanned} files in ${secs.toFixed(1)} s: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.deleted} removed; ${s.chunks} passages written.`,
+    `Synced ${s.scanned} files in ${secs.toFixed(1)} s: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.deleted} removed, ${s.errors.length} unreadable; ${s.chunks} passages written.`,
   ];
-  if (processed > 0) lines.push(`Rate: ${(processed / Math.max(secs, 0.001)).toFixed(0)} files/s.`);
+  if (processed > 0) {
+    const rate = processed / Math.max(secs, 0.001);
+    lines.push(`Rate: ${rate < 10 ? rate.toFixed(1) : rate.toFixed(0)} files/s.`);
+  }
   if (s.skipped.length > 0) {
     lines.push(`Skipped ${s.skipped.length} file(s) of unsupported types:`);
     for (const p of s.skipped.slice(0, 20)) lines.push(`  - ${p.path}: ${p.reason}`);

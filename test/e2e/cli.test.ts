@@ -89,7 +89,7 @@ describe("atom CLI", { timeout: 180_000 }, () => {
       expect(r.stdout).toContain(HOME_OFFICE);
       expect(r.stdout).toMatch(/\[1\]/);
       // Nothing changed, so no ingest summary is printed.
-      expect(r.stderr).not.toMatch(/Indexed \d+ files/);
+      expect(r.stderr).not.toMatch(/Synced \d+ files/);
     });
 
     it("eval --json prints the scores of a question file", async () => {
@@ -129,7 +129,7 @@ describe("atom CLI", { timeout: 180_000 }, () => {
       expect(r.code, r.stderr).toBe(0);
       const files = fs.readdirSync(FILES_DIR).filter((f) => !f.startsWith("."));
       const m =
-        /Indexed (\d+) files in [\d.]+ s: (\d+) added, (\d+) updated, (\d+) unchanged, (\d+) removed/.exec(
+        /Synced (\d+) files in [\d.]+ s: (\d+) added, (\d+) updated, (\d+) unchanged, (\d+) removed/.exec(
           r.stdout,
         );
       expect(m, r.stdout).not.toBeNull();

@@ -189,4 +189,31 @@ describe("bot core", () => {
     expect(weird.intent).toBe("ask");
     expect(weird.found).toBe(false);
   });
+  it("answers only from the sources it is told to use", async () => {
+    const other = tempDir("atom-bot-other-");
+    try {
+      fs.writeFileSync(
+        path.join(other, "garden.md"),
+        "# Garden\n\nThe office garden has tomato plants and basil.",
+      );
+      await t.memory.syncFolder(other, { tenantId: TENANT, sourceId: "folder:garden" });
+      const everywhere = await bot.handle(msg("which plants grow in the office garden?"));
+      expect(everywhere.found).toBe(true);
+      expect(everywhere.citations[0]!.source).toBe("folder:garden");
+      const onlyHandbook = await bot.handle(msg("which plants grow in the office garden?"), {
+        sources: ["folder:handbook"],
+      });
+      expect(onlyHandbook.found).toBe(false);
+      expect(onlyHandbook.text).not.toContain(other);
+      const stillAnswers = await bot.handle(msg("how much is the home office budget?"), {
+        sources: ["folder:handbook"],
+      });
+      expect(stillAnswers.citations.map((c) => c.source)).toEqual(
+        stillAnswers.citations.map(() => "folder:handbook"),
+      );
+    } finally {
+      await t.memory.syncFolder(tempDir("atom-bot-empty-"), { tenantId: TENANT, sourceId: "folder:garden" });
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
 });

@@ -84,4 +84,12 @@ describe("loadConfig", () => {
     expect(message).not.toContain(secret);
     expect(message).not.toContain("s3cr3t");
   });
+  it("refuses an encryption key that is not 32 bytes, without echoing it", () => {
+    const { problems, message } = problemsOf({ ATOM_ENCRYPTION_KEY: "short-secret-key" });
+    expect(problems).toEqual([expect.stringMatching(/^ATOM_ENCRYPTION_KEY: must be 32 bytes/)]);
+    expect(message).not.toContain("short-secret-key");
+    expect(loadConfig({ ATOM_ENCRYPTION_KEY: "a".repeat(64) }).env.ATOM_ENCRYPTION_KEY).toBe("a".repeat(64));
+    const b64 = Buffer.alloc(32, 7).toString("base64");
+    expect(loadConfig({ ATOM_ENCRYPTION_KEY: b64 }).env.ATOM_ENCRYPTION_KEY).toBe(b64);
+  });
 });

@@ -14,7 +14,7 @@ import { renderForTerminal } from "./render.ts";
 export async function runConsoleChat(
   bot: Bot,
   io: CliIo,
-  opts: { prompt?: string; fileForLine?: (line: string) => Promise<ChatFile[]> } = {},
+  opts: { prompt?: string; fileForLine?: (line: string) => Promise<ChatFile[]>; sources?: string[] } = {},
 ): Promise<void> {
   const threadId = randomUUID();
   const rl = readline.createInterface({ input: io.stdin ?? process.stdin, terminal: false });
@@ -32,6 +32,7 @@ export async function runConsoleChat(
         msg.text = "";
       }
       const reply = await bot.handle(msg, {
+        sources: opts.sources,
         progress: async (r) => {
           io.stdout.write(`atom> ${renderForTerminal(r)}\n`);
         },

@@ -13,7 +13,12 @@ import type { HandlerContext } from "./context.ts";
 export async function askReply(ctx: HandlerContext): Promise<Reply> {
   const question = ctx.intent.query;
   const search = (q: string): Promise<SearchResult> =>
-    ctx.memory.search(q, { tenantId: ctx.msg.tenantId, principals: ctx.principals, limit: 5 });
+    ctx.memory.search(q, {
+      tenantId: ctx.msg.tenantId,
+      principals: ctx.principals,
+      limit: 5,
+      sources: ctx.sources,
+    });
   let answer = extractiveAnswer(await search(question), ctx.minConfidence);
   const previous = ctx.history.at(-1);
   if (!answer.found && previous) {
@@ -33,7 +38,9 @@ export async function askReply(ctx: HandlerContext): Promise<Reply> {
 
 /** "I couldn't find that…" plus the sources that were searched. */
 async function notFoundText(ctx: HandlerContext): Promise<string> {
-  const sources = (await ctx.memory.status(ctx.msg.tenantId)).filter((s) => s.documents > 0);
+  const sources = (await ctx.memory.status(ctx.msg.tenantId)).filter(
+    (s) => s.documents > 0 && (!ctx.sources || ctx.sources.includes(s.sourceId)),
+  );
   if (sources.length === 0) {
     return "I couldn't find that in your connected sources: no documents are connected yet.";
   }

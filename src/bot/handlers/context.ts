@@ -18,6 +18,8 @@ export interface HandlerContext {
   logger: Logger;
   config?: Config;
   statusContributors: StatusContributor[];
+  /** Source ids to search; all of the tenant's sources when absent. */
+  sources?: string[];
   /** Minimum answer confidence (see bot/answer.ts). */
   minConfidence: number;
 }

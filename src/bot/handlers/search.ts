@@ -7,6 +7,7 @@ export async function searchReply(ctx: HandlerContext): Promise<Reply> {
     tenantId: ctx.msg.tenantId,
     principals: ctx.principals,
     limit: 8,
+    sources: ctx.sources,
   });
   const hits = result.hits.filter((h) => h.confidence > 0);
   if (hits.length === 0) {
