@@ -28,7 +28,7 @@ import { chunkDocument } from "../src/memory/chunk.ts";
 import { extractDocument, isSupportedFile } from "../src/memory/extract/index.ts";
 import { Memory, openMemory } from "../src/memory/memory.ts";
 import { analyzeQuery, DEFAULT_RANKING, rankDocuments, searchFilter } from "../src/memory/search.ts";
-import { type ChunkRow, ChunkStore, eq, sqlString } from "../src/memory/store.ts";
+import { CHUNK_COLUMNS, type ChunkRow, ChunkStore, eq, sqlString } from "../src/memory/store.ts";
 import type { ChunkDraft, DocumentMeta, SearchOptions } from "../src/memory/types.ts";
 import { Vocabulary } from "../src/memory/vocabulary.ts";
 import { silentLogger } from "../src/observability/logger.ts";
@@ -47,19 +47,7 @@ const RESULTS_DIR = path.join(ROOT, "bench/results");
 const BUDGET = { ingestPagesPerSec: 100, searchP95Ms100k: 50, idleRssMb: 250 };
 
 /** Columns `searchChunks` reads (the baselines fetch the same ones). */
-const SELECT = [
-  "tenant_id",
-  "source",
-  "doc_id",
-  "title",
-  "uri",
-  "mime",
-  "modified_at",
-  "acl",
-  "chunk_index",
-  "headings",
-  "text",
-];
+const SELECT = CHUNK_COLUMNS;
 
 interface Settings {
   quick: boolean;

@@ -8,7 +8,7 @@ import {
   searchChunks,
   searchFilter,
 } from "./search.ts";
-import type { ChunkRow, ChunkStore } from "./store.ts";
+import { CHUNK_COLUMNS, type ChunkRow, type ChunkStore } from "./store.ts";
 import type { SearchOptions, SearchResult } from "./types.ts";
 import type { Vocabulary } from "./vocabulary.ts";
 
@@ -42,19 +42,7 @@ export const DEFAULT_HYBRID: HybridOptions = {
   fusion: "rrf",
 };
 
-const COLUMNS = [
-  "tenant_id",
-  "source",
-  "doc_id",
-  "title",
-  "uri",
-  "mime",
-  "modified_at",
-  "acl",
-  "chunk_index",
-  "headings",
-  "text",
-];
+const COLUMNS = CHUNK_COLUMNS;
 
 /** What a hybrid search found before document ranking (for tests and benchmarks). */
 export interface HybridCandidates {

@@ -4,6 +4,7 @@ import {
   type ChunkRow,
   type ChunkStore,
   eq,
+  CHUNK_COLUMNS,
   HEADING_SEPARATOR,
   sqlString,
   uriWords,
@@ -103,20 +104,7 @@ export function searchFilter(opts: SearchOptions): string {
   return parts.join(" AND ");
 }
 
-const SELECT = [
-  "_score",
-  "tenant_id",
-  "source",
-  "doc_id",
-  "title",
-  "uri",
-  "mime",
-  "modified_at",
-  "acl",
-  "chunk_index",
-  "headings",
-  "text",
-];
+const SELECT = ["_score", ...CHUNK_COLUMNS];
 
 /**
  * Full-text search over a tenant's chunks, filtered by tenant and ACL, grouped by document.

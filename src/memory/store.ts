@@ -30,6 +30,21 @@ export interface ChunkRow {
   _distance?: number;
 }
 
+/** The columns searches read back (everything but the indexed `fts` text and the vector). */
+export const CHUNK_COLUMNS = [
+  "tenant_id",
+  "source",
+  "doc_id",
+  "title",
+  "uri",
+  "mime",
+  "modified_at",
+  "acl",
+  "chunk_index",
+  "headings",
+  "text",
+];
+
 /** Separator of heading paths in the `headings` column. */
 export const HEADING_SEPARATOR = " > ";
 
