@@ -41,8 +41,12 @@ export async function run(
       case "help":
       case "--help":
       case "-h":
+        if (command === undefined) {
+          io.stderr.write(`${USAGE}\n`);
+          return 2;
+        }
         io.stdout.write(`${USAGE}\n`);
-        return command === undefined ? 2 : 0;
+        return 0;
       case "serve":
         return await serveCommand();
       case "ingest":

@@ -86,6 +86,11 @@ export async function createAtom(
   // Loaded on demand: one-shot CLI commands never pay for Bolt and botbuilder.
   if (opts.adapters ?? true) {
     const { createSlackAdapter, slackConfigured } = await import("./adapters/slack/index.ts");
+    if (!slackConfigured(config)) {
+      logger.info(
+        "Slack is off: set SLACK_SIGNING_SECRET with SLACK_BOT_TOKEN (or the OAuth settings) to enable /slack/events",
+      );
+    }
     if (slackConfigured(config)) {
       const slack = createSlackAdapter({ config, db, bot, memory, logger });
       routes.push(slack.routes);
