@@ -191,10 +191,13 @@ describe("memory search", () => {
       expect(searchFilter({ tenantId: "t'", principals: ["anyone"], sources: ["s'"], since: 5 })).toBe(
         "tenant_id = 't''' AND array_has_any(acl, ['anyone']) AND source IN ('s''') AND modified_at >= 5",
       );
-      // A crafted `since` cannot inject either: it is forced to a number.
-      expect(
+      // A crafted `since` cannot inject either: anything but a finite number is refused.
+      expect(() =>
         searchFilter({ tenantId: "t", principals: ["anyone"], since: "1 OR 1=1" as unknown as number }),
-      ).toContain("modified_at >= NaN");
+      ).toThrow(/since/);
+      expect(() => searchFilter({ tenantId: "t", principals: ["anyone"], since: Number.NaN })).toThrow(
+        /since/,
+      );
     });
 
     it("deleting one tenant leaves the others intact", async () => {
