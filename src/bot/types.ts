@@ -1,4 +1,4 @@
-import type { ChatMessage } from "../adapters/types.ts";
+import type { ChatMessage } from "../core/ports.ts";
 import type { Reply } from "./reply.ts";
 
 /** What the person wants. */

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { ChatMessage } from "../adapters/types.ts";
+import type { ChatMessage } from "../core/ports.ts";
 import { type Config, DEFAULT_TENANT, loadConfig } from "../config.ts";
 import type { Atom } from "../main.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";

@@ -29,3 +29,20 @@ export const searchSeconds = new client.Histogram({
   buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
   registers: [registry],
 });
+
+/** Durable jobs finished by queue and outcome (done, retried, dead, released, lost). */
+export const jobsFinishedTotal = new client.Counter({
+  name: "atom_jobs_finished_total",
+  help: "Job attempts finished by this process, by queue and outcome",
+  labelNames: ["queue", "outcome"] as const,
+  registers: [registry],
+});
+
+/** How long one job attempt ran, seconds. */
+export const jobSeconds = new client.Histogram({
+  name: "atom_job_seconds",
+  help: "Duration of one job attempt, seconds",
+  labelNames: ["queue"] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  registers: [registry],
+});

@@ -1,4 +1,4 @@
-import type { ChatMessage } from "../adapters/types.ts";
+import type { ChatMessage } from "../core/ports.ts";
 import { ANYONE, type Principal } from "../memory/types.ts";
 
 /**

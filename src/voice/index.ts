@@ -1,4 +1,4 @@
-import type { ChatFile } from "../adapters/types.ts";
+import type { ChatFile } from "../core/ports.ts";
 import type { ReplyBlock } from "../bot/reply.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/index.ts";

@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { ChatFile } from "../adapters/types.ts";
+import type { ChatFile } from "../core/ports.ts";
 
 const AUDIO_PATH = /\.(m4a|mp3|wav|ogg|oga|opus|aac|flac|weba|webm|mp4)$/i;
 

@@ -842,11 +842,14 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
       const cred = await credentialsFor(target.tenantId);
       if (!cred) throw new Error(`no Slack installation for tenant ${target.tenantId}`);
       const client = clientFor(cred.token);
+      // A direct message goes to the person's IM channel: Slack opens it from the user id.
+      const channel = target.channelId ?? target.userId;
+      if (!channel) throw new Error("a Slack message needs a channel or a user");
       let first: string | undefined;
       for (const m of renderReply(reply)) {
         try {
           const r = await client.chat.postMessage({
-            channel: target.channelId,
+            channel,
             thread_ts: target.threadId,
             text: m.text,
             blocks: m.blocks,

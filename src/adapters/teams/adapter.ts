@@ -584,10 +584,12 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
   const messenger: Messenger = {
     platform: "teams",
     async send(target: ConversationTarget, reply: Reply) {
+      if (!target.channelId) throw new Error("a Teams message needs a stored conversation (channelId)");
+      const channelId = target.channelId;
       const stored = target.threadId
         ? ((await references.get(target.tenantId, target.threadId)) ??
-          (await references.latestInChannel(target.tenantId, target.channelId)))
-        : await references.latestInChannel(target.tenantId, target.channelId);
+          (await references.latestInChannel(target.tenantId, channelId)))
+        : await references.latestInChannel(target.tenantId, channelId);
       if (!stored)
         throw new Error(`no Teams conversation reference for ${target.threadId ?? target.channelId}`);
       if (!stored.active) {

@@ -1,4 +1,4 @@
-import type { ChatMessage } from "../../adapters/types.ts";
+import type { ChatMessage } from "../../core/ports.ts";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/index.ts";
 import type { Memory } from "../../memory/memory.ts";

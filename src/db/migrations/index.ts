@@ -2,6 +2,7 @@ import type { Migration } from "../migrate.ts";
 import { m001Core } from "./001_core.ts";
 import { m002Slack } from "./002_slack.ts";
 import { m003Teams } from "./003_teams.ts";
+import { m004Jobs } from "./004_jobs.ts";
 
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
-export const migrations: Migration[] = [m001Core, m002Slack, m003Teams];
+export const migrations: Migration[] = [m001Core, m002Slack, m003Teams, m004Jobs];
