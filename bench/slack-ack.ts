@@ -253,6 +253,9 @@ async function main(): Promise<void> {
     recordFeedback: async () => true,
     isInThread: async () => false,
     addStatusContributor: () => {},
+    registerCommand: () => {},
+    registerActionHandler: () => {},
+    handleAction: async () => undefined,
   };
   const adapter = createSlackAdapter({
     config: loadConfig({

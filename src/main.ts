@@ -2,11 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { serve as serveHttp, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
-import type { Messenger, Platform } from "./adapters/types.ts";
+import type { Messenger, Platform } from "./core/ports.ts";
+import { JobWorker } from "./core/worker.ts";
 import { createBot } from "./bot/core.ts";
 import type { Bot } from "./bot/types.ts";
 import { type Config, DEFAULT_TENANT } from "./config.ts";
 import { type Db, migrate, openDb } from "./db/index.ts";
+import { JobStore } from "./db/jobs.ts";
 import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
@@ -22,6 +24,11 @@ export interface Atom {
   bot: Bot;
   voice: VoiceNotes;
   app: Hono;
+  /**
+   * The durable job worker (inbound messages, syncs, workflow runs). Features register their
+   * queues on it; `atom serve` starts it, one-shot commands start it when they need it.
+   */
+  jobs: JobWorker;
   /** Proactive senders by platform, for workflows and jobs. */
   messengers: Map<Platform, Messenger>;
   /** Stops timers and closes the database and memory. */
@@ -66,6 +73,7 @@ export async function createAtom(
       `could not open memory at ${config.env.LANCEDB_URI ? "LANCEDB_URI" : config.lancedbUri}: ${firstLine(err)}`,
     );
   }
+  const jobs = new JobWorker(new JobStore(db), { logger: logger.child({ component: "jobs" }) });
   const voice = createVoiceNotes({ config, db, logger });
   const bot = createBot({ db, memory, logger, config, voice });
 
@@ -113,8 +121,10 @@ export async function createAtom(
     bot,
     voice,
     app,
+    jobs,
     messengers,
     async close() {
+      await jobs.stop();
       for (const c of closers.reverse()) await c();
       await memory.close();
       await db.close();
@@ -162,6 +172,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     timer = setInterval(runSync, config.syncIntervalSeconds * 1000);
     timer.unref();
   }
+  atom.jobs.start();
   const server: ServerType = await new Promise((resolve) => {
     const s = serveHttp({ fetch: atom.app.fetch, port: config.port, hostname: config.host }, () =>
       resolve(s),

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { ChatMessage } from "../core/ports.ts";
+import type { ChatAction, ChatMessage } from "../core/ports.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/index.ts";
 import type { Memory } from "../memory/memory.ts";
@@ -15,7 +15,14 @@ import { searchReply } from "./handlers/search.ts";
 import { statusReply } from "./handlers/status.ts";
 import { classify } from "./intents.ts";
 import { makeReply, type Reply } from "./reply.ts";
-import type { Bot, FeedbackInput, HandleOptions, StatusContributor } from "./types.ts";
+import type {
+  ActionHandlerSpec,
+  Bot,
+  CommandSpec,
+  FeedbackInput,
+  HandleOptions,
+  StatusContributor,
+} from "./types.ts";
 import { formatTranscriptQuote, transcriptQuoteBlocks, type VoiceNotes } from "../voice/index.ts";
 
 export interface BotDeps {
@@ -48,6 +55,8 @@ function cleanText(text: string): string {
  */
 export function createBot(deps: BotDeps): Bot {
   const statusContributors: StatusContributor[] = [];
+  const commands: CommandSpec[] = [];
+  const actionHandlers: ActionHandlerSpec[] = [];
   const minConfidence =
     deps.minConfidence ?? deps.config?.env.ATOM_ANSWER_MIN_SCORE ?? DEFAULT_MIN_CONFIDENCE;
   const { db, logger } = deps;
@@ -78,7 +87,7 @@ export function createBot(deps: BotDeps): Bot {
   }
 
   async function route(msg: ChatMessage, sources?: string[]): Promise<Reply> {
-    const intent = classify(msg.text);
+    const intent = classify(msg.text, commands);
     const ctx: HandlerContext = {
       msg,
       intent,
@@ -92,19 +101,53 @@ export function createBot(deps: BotDeps): Bot {
       minConfidence,
       sources,
     };
+    const command = commands.find((c) => c.kind === intent.kind);
+    if (command) return command.handle(ctx);
     switch (intent.kind) {
       case "help":
-        return helpReply();
+        return helpReply(commands.flatMap((c) => c.help ?? []));
       case "status":
         return statusReply(ctx);
       case "remember":
         return rememberReply(ctx);
       case "search":
         return searchReply(ctx);
-      case "ask":
+      default:
         return askReply(ctx);
     }
   }
+
+  async function recordFeedback(input: FeedbackInput): Promise<boolean> {
+    const r = await db.query(
+      `INSERT INTO feedback (tenant_id, platform, answer_id, user_id, rating, question, answer, sources)
+       SELECT a.tenant_id, $2, a.answer_id, $4, $5, a.question, a.answer, a.sources
+       FROM answers a WHERE a.answer_id = $3 AND a.tenant_id = $1
+       ON CONFLICT (tenant_id, platform, answer_id, user_id) DO NOTHING
+       RETURNING id`,
+      [input.tenantId, input.platform, input.answerId, input.userId, input.rating],
+    );
+    return r.rowCount > 0;
+  }
+
+  actionHandlers.push({
+    prefix: "feedback_",
+    async handle(action: ChatAction) {
+      if (action.actionId !== "feedback_up" && action.actionId !== "feedback_down") return undefined;
+      if (!action.value) return undefined;
+      const fresh = await recordFeedback({
+        tenantId: action.tenantId,
+        platform: action.platform,
+        answerId: action.value,
+        userId: action.userId,
+        rating: action.actionId === "feedback_up" ? "up" : "down",
+      });
+      return makeReply({
+        intent: "feedback",
+        text: fresh ? "Thanks — your feedback was recorded." : "You already rated this answer.",
+        visibility: "ephemeral",
+      });
+    },
+  });
 
   return {
     async handle(msg: ChatMessage, opts: HandleOptions = {}): Promise<Reply> {
@@ -181,17 +224,7 @@ export function createBot(deps: BotDeps): Bot {
       return { ...reply, visibility: msg.visibility };
     },
 
-    async recordFeedback(input: FeedbackInput): Promise<boolean> {
-      const r = await db.query(
-        `INSERT INTO feedback (tenant_id, platform, answer_id, user_id, rating, question, answer, sources)
-         SELECT a.tenant_id, $2, a.answer_id, $4, $5, a.question, a.answer, a.sources
-         FROM answers a WHERE a.answer_id = $3 AND a.tenant_id = $1
-         ON CONFLICT (tenant_id, platform, answer_id, user_id) DO NOTHING
-         RETURNING id`,
-        [input.tenantId, input.platform, input.answerId, input.userId, input.rating],
-      );
-      return r.rowCount > 0;
-    },
+    recordFeedback,
 
     async isInThread(ref) {
       const r = await db.query(
@@ -203,6 +236,42 @@ export function createBot(deps: BotDeps): Bot {
 
     addStatusContributor(fn: StatusContributor) {
       statusContributors.push(fn);
+    },
+
+    registerCommand(spec: CommandSpec) {
+      if (
+        ["help", "ask", "search", "status", "remember"].includes(spec.kind) ||
+        commands.some((c) => c.kind === spec.kind)
+      ) {
+        throw new Error(`a command of kind ${spec.kind} is already registered`);
+      }
+      commands.push(spec);
+    },
+
+    registerActionHandler(spec: ActionHandlerSpec) {
+      if (actionHandlers.some((h) => h.prefix === spec.prefix)) {
+        throw new Error(`an action handler for ${spec.prefix} is already registered`);
+      }
+      actionHandlers.push(spec);
+    },
+
+    async handleAction(action: ChatAction) {
+      const handler = actionHandlers.find((h) => action.actionId.startsWith(h.prefix));
+      if (!handler) return undefined;
+      try {
+        return await handler.handle(action);
+      } catch (err) {
+        logger.error(
+          { err, platform: action.platform, actionId: action.actionId },
+          "handling a button failed",
+        );
+        return makeReply({
+          intent: "error",
+          text: "Sorry — something went wrong while I was working on that. Please try again in a moment.",
+          found: false,
+          visibility: "ephemeral",
+        });
+      }
     },
   };
 }

@@ -1,13 +1,45 @@
-import type { ChatMessage } from "../core/ports.ts";
+import type { ChatAction, ChatMessage } from "../core/ports.ts";
+import type { HandlerContext } from "./handlers/context.ts";
 import type { Reply } from "./reply.ts";
 
-/** What the person wants. */
-export type IntentKind = "help" | "ask" | "search" | "status" | "remember";
+/** What the person wants: a built-in intent, or the `kind` of a registered {@link CommandSpec}. */
+export type IntentKind = "help" | "ask" | "search" | "status" | "remember" | (string & {});
 
 export interface Intent {
   kind: IntentKind;
   /** The text the handler works on (question, search terms, note), with the command words removed. */
   query: string;
+  /** Named parts a command's rule parsed out of the text (e.g. `{ provider: "drive" }`). */
+  args?: Record<string, string>;
+}
+
+/**
+ * A chat command a feature module adds to the bot (connections, keys, workflows, …) without
+ * editing the core's routing: its rule is tried after `help` and before the built-in
+ * status/remember/search/question rules, in registration order.
+ */
+export interface CommandSpec {
+  /** Intent kind of the command, e.g. `connect` or `workflow.create`; unique per bot. */
+  kind: string;
+  /** Returns the intent when `text` (normalised: one space, trimmed) is this command, else undefined. */
+  match(text: string): Intent | undefined;
+  /** Produces the reply. Errors become the core's apologetic reply (logged). */
+  handle(ctx: HandlerContext): Promise<Reply>;
+  /** Lines this command adds to `help`, e.g. "Connect Google Drive: “connect drive” — …". */
+  help?: string[];
+}
+
+/**
+ * Handles button presses whose `actionId` starts with `prefix` (e.g. `workflow:`), registered by
+ * the feature that rendered the buttons.
+ */
+export interface ActionHandlerSpec {
+  prefix: string;
+  /**
+   * @returns a reply for the person who pressed (rendered privately by the adapter where the
+   *   platform allows), or undefined for none.
+   */
+  handle(action: ChatAction): Promise<Reply | undefined>;
 }
 
 /** Feedback on one answer (👍/👎 buttons). */
@@ -58,4 +90,14 @@ export interface Bot {
   }): Promise<boolean>;
   /** Registers extra status lines. */
   addStatusContributor(fn: StatusContributor): void;
+  /** Adds a chat command (see {@link CommandSpec}). @throws when its kind is already registered. */
+  registerCommand(spec: CommandSpec): void;
+  /** Adds a button handler (see {@link ActionHandlerSpec}). @throws when its prefix is already registered. */
+  registerActionHandler(spec: ActionHandlerSpec): void;
+  /**
+   * Routes a button press to the handler registered for its `actionId` prefix (feedback buttons
+   * are built in). Never throws: a failing handler becomes an apologetic reply.
+   * @returns the reply for the presser, or undefined when nothing needs saying or no handler matches.
+   */
+  handleAction(action: ChatAction): Promise<Reply | undefined>;
 }

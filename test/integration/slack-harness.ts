@@ -73,6 +73,14 @@ export class StubBot implements Bot {
     this.contributors.push(fn);
   }
 
+  registerCommand(): void {}
+
+  registerActionHandler(): void {}
+
+  async handleAction(): Promise<undefined> {
+    return undefined;
+  }
+
   /** Lines every contributor gives for `tenantId`. */
   async status(tenantId: string): Promise<string[]> {
     return (await Promise.all(this.contributors.map((f) => f(tenantId)))).flat();

@@ -90,6 +90,14 @@ class RecordingBot implements Bot {
   addStatusContributor(fn: StatusContributor) {
     this.contributors.push(fn);
   }
+
+  registerCommand(): void {}
+
+  registerActionHandler(): void {}
+
+  async handleAction(): Promise<undefined> {
+    return undefined;
+  }
 }
 
 interface Running {
