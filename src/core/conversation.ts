@@ -88,7 +88,7 @@ export interface ConversationOptions {
 /** The pipeline as adapters and `main.ts` see it. */
 export interface Conversations {
   /** Registers a platform's adapter. @throws when that platform already has one. */
-  register(adapter: ConversationAdapter<never, never>): void;
+  register<B, C>(adapter: ConversationAdapter<B, C>): void;
   /**
    * Records one inbound delivery durably (the only work an adapter does before its ack).
    * @param key the event's identity within the platform workspace, e.g. `C123:1700000000.0001`.

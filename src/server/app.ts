@@ -2,8 +2,17 @@ import { Hono } from "hono";
 import type { Logger } from "../observability/logger.ts";
 import { registry } from "../observability/metrics.ts";
 
-/** A readiness probe part: resolves when healthy, throws with a short reason otherwise. */
-export type ReadinessCheck = { name: string; check: () => Promise<void> };
+/**
+ * A readiness probe part: resolves (optionally with a short detail, e.g. "auth.test ok at
+ * 12:00:03Z") when healthy, throws with a short reason otherwise. A check with `critical: false`
+ * is reported in `/readyz` but does not make the process unready (e.g. a chat platform whose token
+ * was revoked: restarting the process would not fix it).
+ */
+export type ReadinessCheck = {
+  name: string;
+  check: () => Promise<string | undefined | void>;
+  critical?: boolean;
+};
 
 /** Adds routes (webhooks, OAuth, pages) to the app. Adapters export one each. */
 export type RouteMounter = (app: Hono) => void;
@@ -27,15 +36,16 @@ export function createApp(deps: ServerDeps): Hono {
   app.get("/readyz", async (c) => {
     const results = await Promise.all(
       deps.readiness.map(async (r) => {
+        const critical = r.critical ?? true;
         try {
-          await withTimeout(r.check(), 5000);
-          return { name: r.name, ok: true as const };
+          const detail = await withTimeout(r.check(), 5000);
+          return { name: r.name, ok: true as const, critical, ...(detail ? { detail } : {}) };
         } catch (err) {
-          return { name: r.name, ok: false as const, error: (err as Error).message };
+          return { name: r.name, ok: false as const, critical, error: (err as Error).message };
         }
       }),
     );
-    const failing = results.filter((r) => !r.ok);
+    const failing = results.filter((r) => !r.ok && r.critical);
     if (failing.length > 0) {
       deps.logger.warn({ failing }, "readiness check failed");
       return c.json({ ok: false, failing: failing.map((f) => f.name), checks: results }, 503);

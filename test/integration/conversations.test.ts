@@ -5,6 +5,7 @@ import {
   type ConversationAdapter,
   type Conversations,
   createConversations,
+  type InboundAction,
   type InboundTurn,
 } from "../../src/core/conversation.ts";
 import type { ChatAction, ChatMessage, Reply } from "../../src/core/ports.ts";
@@ -107,7 +108,7 @@ class FakeAdapter implements ConversationAdapter<FakeBody, { id: string }> {
       context: { id: body.id },
     };
   }
-  async answerAction(a: { context: { id: string } }, reply: Reply) {
+  async answerAction(a: InboundAction<{ id: string }>, reply: Reply) {
     this.answered.push({ id: a.context.id, text: reply.text });
   }
 }
