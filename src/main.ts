@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { serve as serveHttp, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
+import { type Conversations, createConversations } from "./core/conversation.ts";
 import type { Messenger, Platform } from "./core/ports.ts";
 import { JobWorker } from "./core/worker.ts";
 import { createBot } from "./bot/core.ts";
@@ -29,6 +30,8 @@ export interface Atom {
    * queues on it; `atom serve` starts it, one-shot commands start it when they need it.
    */
   jobs: JobWorker;
+  /** The conversation pipeline adapters hand inbound deliveries to (DESIGN.md, Core flows). */
+  conversations: Conversations;
   /** Proactive senders by platform, for workflows and jobs. */
   messengers: Map<Platform, Messenger>;
   /** Stops timers and closes the database and memory. */
@@ -76,6 +79,7 @@ export async function createAtom(
   const jobs = new JobWorker(new JobStore(db), { logger: logger.child({ component: "jobs" }) });
   const voice = createVoiceNotes({ config, db, logger });
   const bot = createBot({ db, memory, logger, config, voice });
+  const conversations = createConversations({ bot, jobs, logger });
 
   const routes: RouteMounter[] = [];
   const messengers = new Map<Platform, Messenger>();
@@ -122,6 +126,7 @@ export async function createAtom(
     voice,
     app,
     jobs,
+    conversations,
     messengers,
     async close() {
       await jobs.stop();
