@@ -56,6 +56,12 @@ export interface ChatMessage {
   userGroups?: string[];
   /** The asker's IANA time zone when the platform reports it (Slack `users.info` tz, Teams `localTimezone`). */
   userTimeZone?: string;
+  /**
+   * Whether the asker administers this workspace (Slack `is_admin`/`is_owner` from `users.info`;
+   * Teams: the installer or an `ATOM_ADMINS` e-mail), when the adapter knows. Undefined = unknown,
+   * treated as not an admin.
+   */
+  userIsAdmin?: boolean;
   text: string;
   files: ChatFile[];
   /** A 1:1 conversation with the bot (Slack DM, Teams personal chat, terminal). */
