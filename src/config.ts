@@ -58,6 +58,8 @@ const schema = z.object({
       })
       .optional(),
   ),
+  ATOM_RETENTION_THREAD_DAYS: int(30, 1, 3650),
+  ATOM_RETENTION_EVENT_DAYS: int(7, 1, 3650),
   ATOM_ANSWER_MIN_SCORE: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(1).optional()),
 
   SLACK_BOT_TOKEN: optionalString,

@@ -4,12 +4,14 @@ import { serve as serveHttp, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
 import { type Conversations, createConversations } from "./core/conversation.ts";
 import type { Messenger, Platform } from "./core/ports.ts";
+import { scheduleRetention } from "./core/maintenance.ts";
 import { JobWorker } from "./core/worker.ts";
 import { createBot } from "./bot/core.ts";
 import type { Bot } from "./bot/types.ts";
 import { type Config, DEFAULT_TENANT } from "./config.ts";
 import { type Db, migrate, openDb } from "./db/index.ts";
 import { JobStore } from "./db/jobs.ts";
+import { DEFAULT_RETENTION } from "./db/retention.ts";
 import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
@@ -30,6 +32,8 @@ export interface Atom {
    * queues on it; `atom serve` starts it, one-shot commands start it when they need it.
    */
   jobs: JobWorker;
+  /** Parts `/readyz` reports; features may add theirs. */
+  readiness: ReadinessCheck[];
   /** The conversation pipeline adapters hand inbound deliveries to (DESIGN.md, Core flows). */
   conversations: Conversations;
   /** Proactive senders by platform, for workflows and jobs. */
@@ -126,6 +130,7 @@ export async function createAtom(
     voice,
     app,
     jobs,
+    readiness,
     conversations,
     messengers,
     async close() {
@@ -143,6 +148,59 @@ function firstLine(err: unknown): string {
   return message.split("\n")[0]!.slice(0, 300);
 }
 
+/** The queue that syncs the `ATOM_DOCS_DIR` folder. */
+export const FOLDER_SYNC_QUEUE = "folder_sync";
+
+/**
+ * Syncs `docsDir` into the default tenant now and every `everyMs`, as durable jobs: every replica
+ * offers a job per window, jobs share one singleton key, so one replica syncs the folder at a time
+ * and a sync already waiting absorbs further offers. Returns a function that stops offering.
+ */
+function scheduleFolderSync(atom: Atom, docsDir: string, everyMs: number): () => void {
+  const { jobs, memory, logger } = atom;
+  jobs.register(
+    FOLDER_SYNC_QUEUE,
+    async () => {
+      const s = await memory.syncFolder(docsDir, { tenantId: DEFAULT_TENANT });
+      logger.info({ summary: { ...s, errors: s.errors.length } }, "docs folder synced");
+      return { ...s, skipped: s.skipped.length, errors: s.errors.length };
+    },
+    { concurrency: 1, leaseMs: 120_000 },
+  );
+  atom.readiness.push({
+    name: "docs",
+    critical: false,
+    check: async () => {
+      const [last] = await jobs.store.list<unknown>({
+        queue: FOLDER_SYNC_QUEUE,
+        status: ["done", "dead"],
+        limit: 1,
+      });
+      const pending = await jobs.store.pending([FOLDER_SYNC_QUEUE]);
+      if (!last) return pending > 0 ? "first sync in progress" : "no sync yet";
+      if (last.status === "dead") throw new Error(`last sync failed: ${last.lastError ?? "unknown error"}`);
+      return `synced at ${last.finishedAt?.toISOString()}${pending > 0 ? "; syncing again" : ""}`;
+    },
+  });
+  const offer = () => {
+    const window = Math.floor(Date.now() / everyMs) * everyMs;
+    jobs
+      .enqueue({
+        queue: FOLDER_SYNC_QUEUE,
+        tenantId: DEFAULT_TENANT,
+        key: `${docsDir}@${new Date(window).toISOString()}`,
+        singletonKey: `folder:${docsDir}`,
+        payload: { docsDir },
+        maxAttempts: 3,
+      })
+      .catch((err: unknown) => logger.error({ err }, "could not schedule the docs folder sync"));
+  };
+  offer();
+  const timer = setInterval(offer, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** A running server. */
 export interface RunningServer {
   atom: Atom;
@@ -152,31 +210,28 @@ export interface RunningServer {
 }
 
 /**
- * `atom serve`: composes Atom, listens on `config.port`, and when `ATOM_DOCS_DIR` is set indexes
- * that folder into the default tenant at start and re-syncs it every `ATOM_SYNC_INTERVAL_SECONDS`.
+ * `atom serve`: composes Atom, starts the job worker, listens on `config.port`, schedules retention,
+ * and when `ATOM_DOCS_DIR` is set indexes that folder into the default tenant (in the background,
+ * after the server listens) and re-syncs it every `ATOM_SYNC_INTERVAL_SECONDS`.
  */
 export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
   const atom = await createAtom(config, opts);
   const { logger } = atom;
-  let timer: NodeJS.Timeout | undefined;
-  let syncing: Promise<unknown> | undefined;
-  if (config.docsDir) {
-    const docsDir = config.docsDir;
-    const runSync = () => {
-      if (syncing) return syncing;
-      syncing = atom.memory
-        .syncFolder(docsDir, { tenantId: DEFAULT_TENANT })
-        .then((s) => logger.info({ summary: { ...s, errors: s.errors.length } }, "docs folder synced"))
-        .catch((err) => logger.error({ err }, "docs folder sync failed"))
-        .finally(() => {
-          syncing = undefined;
-        });
-      return syncing;
-    };
-    await runSync();
-    timer = setInterval(runSync, config.syncIntervalSeconds * 1000);
-    timer.unref();
-  }
+  const stops: (() => void)[] = [];
+  stops.push(
+    scheduleRetention({
+      db: atom.db,
+      jobs: atom.jobs,
+      logger,
+      policy: {
+        threadDays: config.env.ATOM_RETENTION_THREAD_DAYS,
+        eventDays: config.env.ATOM_RETENTION_EVENT_DAYS,
+        deadJobDays: DEFAULT_RETENTION.deadJobDays,
+      },
+    }),
+  );
+  if (config.docsDir) stops.push(scheduleFolderSync(atom, config.docsDir, config.syncIntervalSeconds * 1000));
+  // Listen first: health checks and Slack URL verification answer while the first sync runs.
   atom.jobs.start();
   const server: ServerType = await new Promise((resolve) => {
     const s = serveHttp({ fetch: atom.app.fetch, port: config.port, hostname: config.host }, () =>
@@ -192,9 +247,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     url,
     port,
     async close() {
-      if (timer) clearInterval(timer);
+      for (const stop of stops) stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await syncing;
       await atom.close();
     },
   };

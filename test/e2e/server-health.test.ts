@@ -1,9 +1,9 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { type RunningServer, startServer } from "../../src/main.ts";
+import { FOLDER_SYNC_QUEUE, type RunningServer, startServer } from "../../src/main.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { tempDir } from "../helpers/memory.ts";
+import { HANDBOOK_DIR, HAS_HANDBOOK, tempDir } from "../helpers/memory.ts";
 
 describe("atom serve: health, readiness, metrics", () => {
   let dataDir: string;
@@ -22,6 +22,7 @@ describe("atom serve: health, readiness, metrics", () => {
       LOG_LEVEL: "silent",
     });
     server = await startServer(config, { logger: createLogger("silent") });
+    await server.atom.jobs.drain({ queues: [FOLDER_SYNC_QUEUE], timeoutMs: 60_000 });
   });
   afterAll(async () => {
     await server?.close();
@@ -53,7 +54,11 @@ describe("atom serve: health, readiness, metrics", () => {
     expect(ready.status).toBe(200);
     const body = (await ready.json()) as { ok: boolean; checks: { name: string; ok: boolean }[] };
     expect(body.ok).toBe(true);
-    expect(body.checks.map((c) => c.name).sort()).toEqual(["database", "memory"]);
+    expect(body.checks.map((c) => c.name).sort()).toEqual(["database", "docs", "memory"]);
+    expect(body.checks.find((c) => c.name === "docs")).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/^synced at /),
+    });
   });
 
   it("serves Prometheus metrics", async () => {
@@ -94,5 +99,36 @@ describe("atom serve: health, readiness, metrics", () => {
     expect(body.ok).toBe(false);
     expect(body.failing).toEqual(["database"]);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe.skipIf(!HAS_HANDBOOK)("atom serve with a large docs folder", () => {
+  it("listens and answers health checks before the first sync of the folder ends", async () => {
+    const dataDir = tempDir("atom-serve-big-");
+    const config = loadConfig({
+      ATOM_DATA_DIR: dataDir,
+      ATOM_DOCS_DIR: HANDBOOK_DIR,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "silent",
+    });
+    const server = await startServer(config, { logger: createLogger("silent") });
+    try {
+      const health = await fetch(`${server.url}/healthz`);
+      expect(health.status).toBe(200);
+      const ready = (await (await fetch(`${server.url}/readyz`)).json()) as {
+        ok: boolean;
+        checks: { name: string; detail?: string }[];
+      };
+      // The sync still runs: the process is ready, the docs part says so.
+      expect(ready.ok).toBe(true);
+      expect(ready.checks.find((c) => c.name === "docs")?.detail).toBe("first sync in progress");
+      await server.atom.jobs.drain({ queues: [FOLDER_SYNC_QUEUE], timeoutMs: 120_000 });
+      const [status] = await server.atom.memory.status("default");
+      expect(status?.documents).toBeGreaterThan(800);
+    } finally {
+      await server.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

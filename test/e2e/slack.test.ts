@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { type RunningServer, startServer } from "../../src/main.ts";
+import { FOLDER_SYNC_QUEUE, type RunningServer, startServer } from "../../src/main.ts";
 import { createLogger, silentLogger } from "../../src/observability/logger.ts";
 import {
   appMention,
@@ -48,6 +48,7 @@ describe.skipIf(!haveCorpus)("atom serve + Slack (signed deliveries, fake Slack,
     server = await startServer(config, {
       logger: process.env.SLACK_E2E_DEBUG ? createLogger("debug") : silentLogger,
     });
+    await server.atom.jobs.drain({ queues: [FOLDER_SYNC_QUEUE], timeoutMs: 120_000 });
   }, 120_000);
 
   afterAll(async () => {

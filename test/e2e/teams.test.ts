@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeReply } from "../../src/bot/reply.ts";
 import { loadConfig } from "../../src/config.ts";
-import { type RunningServer, startServer } from "../../src/main.ts";
+import { FOLDER_SYNC_QUEUE, type RunningServer, startServer } from "../../src/main.ts";
 import { createLogger, silentLogger } from "../../src/observability/logger.ts";
 import {
   activityText,
@@ -50,6 +50,7 @@ describe.skipIf(!haveCorpus)("atom serve + Teams (fake Bot Connector, handbook i
     });
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atom-teams-e2e-"));
     server = await start({ ATOM_DOCS_DIR: HANDBOOK });
+    await server.atom.jobs.drain({ queues: [FOLDER_SYNC_QUEUE], timeoutMs: 120_000 });
   }, 120_000);
 
   afterAll(async () => {
