@@ -130,5 +130,5 @@ describe.skipIf(!HAS_HANDBOOK)("atom serve with a large docs folder", () => {
       await server.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 240_000);
 });
