@@ -78,5 +78,6 @@ function toCitation(hit: SearchHit, n: number): Citation {
     heading: hit.best.headings.length > 0 ? hit.best.headings.join(" > ") : null,
     snippet: hit.best.snippet,
     source: hit.doc.source,
+    docId: hit.doc.docId,
   };
 }

@@ -11,6 +11,8 @@ export interface Citation {
   snippet: string;
   /** Source id the document came from, e.g. "folder:handbook". */
   source?: string;
+  /** Id of the document within its source (with `source`, its identity in memory). */
+  docId?: string;
 }
 
 /** A button under a reply. `value` comes back to the bot when pressed. */
@@ -46,6 +48,11 @@ export interface Reply {
   visibility: "thread" | "ephemeral";
   /** Id under which question/answer/sources are stored, for feedback. */
   answerId?: string;
+  /**
+   * Platform user id of the person who re-posted this reply to the conversation ("Share in
+   * channel"); adapters show who shared it.
+   */
+  sharedBy?: string;
 }
 
 /** Builds a reply with defaults for the optional parts. */

@@ -43,8 +43,8 @@ export async function applyRetention(
       [days(policy.threadDays)],
     ],
     [
-      "slack_shares",
-      "DELETE FROM slack_shares WHERE created_at < now() - make_interval(days => $1)",
+      "reply_shares",
+      "DELETE FROM reply_shares WHERE created_at < now() - make_interval(days => $1)",
       [days(policy.threadDays)],
     ],
     [

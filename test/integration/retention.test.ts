@@ -37,6 +37,10 @@ describe.each(testBackends())("retention on $name", (backend) => {
         `INSERT INTO processed_events (platform, tenant_id, event_key, created_at) VALUES ('slack', 't', 'e-${days}', ${at})`,
       );
       await db.query(
+        `INSERT INTO reply_shares (share_id, tenant_id, platform, channel_id, user_id, reply, created_at)
+         VALUES ('s-${days}', 't', 'slack', 'C', 'U', '{}'::jsonb, ${at})`,
+      );
+      await db.query(
         `INSERT INTO jobs (queue, tenant_id, job_key, status, finished_at) VALUES ('inbound', 't', 'done-${days}', 'done', ${at})`,
       );
       await db.query(
@@ -58,6 +62,7 @@ describe.each(testBackends())("retention on $name", (backend) => {
     expect(await keys("SELECT thread_id AS k FROM thread_turns")).toEqual(["th-1", "th-29", "th-6", "th-8"]);
     expect(await keys("SELECT answer_id AS k FROM answers")).toEqual(["a-1", "a-29", "a-6", "a-8"]);
     expect(await keys("SELECT event_key AS k FROM processed_events")).toEqual(["e-1", "e-6"]);
+    expect(await keys("SELECT share_id AS k FROM reply_shares")).toEqual(["s-1", "s-29", "s-6", "s-8"]);
     expect(await keys("SELECT job_key AS k FROM jobs")).toEqual([
       "dead-1",
       "dead-29",
@@ -71,6 +76,7 @@ describe.each(testBackends())("retention on $name", (backend) => {
     expect(report).toMatchObject({
       thread_turns: 2,
       answers: 2,
+      reply_shares: 2,
       processed_events: 4,
       jobs: 6,
       oauth_states: 1,

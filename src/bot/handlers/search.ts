@@ -24,6 +24,7 @@ export async function searchReply(ctx: HandlerContext): Promise<Reply> {
     heading: h.best.headings.length > 0 ? h.best.headings.join(" > ") : null,
     snippet: h.best.snippet,
     source: h.doc.source,
+    docId: h.doc.docId,
   }));
   const head = `Documents about “${ctx.intent.query}”:`;
   const items = citations.map((c) => `${c.title} — ${c.uri}${c.heading ? ` (${c.heading})` : ""}`);
