@@ -19,12 +19,13 @@ export { TranscriptionError } from "./transcriber.ts";
 /** Voice notes: detection, download, checks and transcription of audio sent in chat. */
 export interface VoiceNotes {
   /**
-   * Platform-neutral detection from ChatFile fields: Slack subtype "slack_audio" even when
-   * mimetype is video/mp4|webm; any audio/* mimetype; Teams file types m4a, mp3, wav, ogg, webm,
-   * mp4, aac (from filetype/name) when the file came as a Teams file-download attachment
-   * (mimetype "application/vnd.microsoft.teams.file.download.info"); a file without any MIME type
-   * whose type/extension is audio-only (m4a, mp3, wav, ogg, oga, opus, aac, flac, weba — terminal
-   * paths). An ordinary video (video/* without slack_audio) is NOT a voice note.
+   * Platform-neutral detection: the adapter's verdict `ChatFile.isVoiceNote` decides when set
+   * (platform rules such as Slack's `slack_audio` live in the adapters); otherwise any audio/*
+   * MIME type; a file without a MIME type whose type/extension is audio-only (m4a, mp3, wav, ogg,
+   * oga, opus, aac, flac, weba — terminal paths); and a file whose MIME type only describes a
+   * download (`application/octet-stream`, a vendor `….download.info` descriptor) whose type or
+   * extension is a recording format (m4a, mp3, wav, ogg, webm, mp4, aac). An ordinary video
+   * (video/*) is NOT a voice note.
    */
   isVoiceNote(file: ChatFile): boolean;
   /**
@@ -67,9 +68,8 @@ export type VoiceResult =
 type VoiceFailure = Extract<VoiceResult, { ok: false }>;
 type VoiceSuccess = Extract<VoiceResult, { ok: true }>;
 
-/** Teams sends shared files as this attachment type with a `downloadUrl`. */
-export const TEAMS_FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info";
-const TEAMS_AUDIO_TYPES = new Set(["m4a", "mp3", "wav", "ogg", "webm", "mp4", "aac"]);
+/** Recording formats judged by type/extension when the MIME type only describes a download. */
+const RECORDING_TYPES = new Set(["m4a", "mp3", "wav", "ogg", "webm", "mp4", "aac"]);
 const AUDIO_ONLY_TYPES = new Set(["m4a", "mp3", "wav", "ogg", "oga", "opus", "aac", "flac", "weba"]);
 
 const extensionOf = (file: ChatFile): string => {
@@ -81,12 +81,21 @@ const extensionOf = (file: ChatFile): string => {
 
 /** See {@link VoiceNotes.isVoiceNote}; usable without a configured VoiceNotes. */
 export function isVoiceNote(file: ChatFile): boolean {
-  if (file.subtype === "slack_audio") return true;
+  if (file.isVoiceNote !== undefined) return file.isVoiceNote;
   const mime = file.mimetype?.trim().toLowerCase() ?? "";
   if (mime.startsWith("audio/")) return true;
-  if (mime === TEAMS_FILE_DOWNLOAD_INFO) return TEAMS_AUDIO_TYPES.has(extensionOf(file));
   if (!mime) return AUDIO_ONLY_TYPES.has(extensionOf(file));
+  if (isDownloadDescriptor(mime)) return RECORDING_TYPES.has(extensionOf(file));
   return false;
+}
+
+/**
+ * A MIME type that says how to fetch a file, not what is in it: `application/octet-stream`, or a
+ * vendor download descriptor (`application/vnd.….download.info`, as chat platforms send for
+ * shared files). The file's own type or extension decides then.
+ */
+function isDownloadDescriptor(mime: string): boolean {
+  return mime === "application/octet-stream" || /^application\/vnd\.[a-z0-9.+-]+\.download\.info$/.test(mime);
 }
 
 /** Formats a byte count as MB for replies: "31 MB", "2.5 MB". */

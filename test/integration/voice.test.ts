@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ChatFile } from "../../src/adapters/types.ts";
+import type { ChatFile } from "../../src/core/ports.ts";
 import { loadConfig } from "../../src/config.ts";
 import { type Db, migrate, openPglite } from "../../src/db/index.ts";
 import { REDACT_PATHS } from "../../src/observability/logger.ts";
@@ -9,7 +9,6 @@ import {
   createVoiceNotes,
   setVoiceLanguage,
   sniffAudio,
-  TEAMS_FILE_DOWNLOAD_INFO,
   type VoiceNotes,
   type VoiceResult,
 } from "../../src/voice/index.ts";
@@ -49,6 +48,8 @@ function memFile(bytes: Buffer, f: Partial<ChatFile> = {}) {
     subtype: "slack_audio",
     mimetype: "video/mp4",
     filetype: "mp4",
+    // As the Slack adapter flags a slack_audio clip.
+    isVoiceNote: true,
     downloadUrl: `https://files.example/${Math.random().toString(36).slice(2)}`,
     ...f,
     download: async () => {
@@ -311,7 +312,8 @@ describe.runIf(haveCorpus)("VoiceNotes (real Deepgram SDK → fake /v1/listen, P
     const { file } = memFile(readCorpusClip("remind-monday-9am.m4a"), {
       name: "Recording.m4a",
       subtype: undefined,
-      mimetype: TEAMS_FILE_DOWNLOAD_INFO,
+      isVoiceNote: undefined,
+      mimetype: "application/vnd.microsoft.teams.file.download.info",
       filetype: "m4a",
     });
     expect(voice.isVoiceNote(file)).toBe(true);

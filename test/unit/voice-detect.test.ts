@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { ChatFile } from "../../src/adapters/types.ts";
+import type { ChatFile } from "../../src/core/ports.ts";
 import {
   formatClock,
   formatMegabytes,
@@ -11,14 +11,16 @@ import {
   isVoiceNote,
   localAudioFile,
   parseVoiceLanguage,
-  TEAMS_FILE_DOWNLOAD_INFO,
   transcriptQuoteBlocks,
 } from "../../src/voice/index.ts";
 
 const file = (f: Partial<ChatFile>): ChatFile => ({ id: "F1", name: "x", ...f });
+/** A vendor download descriptor as chat platforms send for shared files (here: Teams'). */
+const DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info";
 
 describe("isVoiceNote", () => {
-  it("Slack slack_audio clips are voice notes even when the MIME type says video", () => {
+  it("the adapter's verdict decides: a flagged clip is a voice note even when the MIME type says video", () => {
+    // What the Slack adapter sends for a slack_audio clip.
     expect(
       isVoiceNote(
         file({
@@ -26,12 +28,21 @@ describe("isVoiceNote", () => {
           subtype: "slack_audio",
           mimetype: "video/mp4",
           filetype: "mp4",
+          isVoiceNote: true,
         }),
       ),
     ).toBe(true);
+    expect(isVoiceNote(file({ name: "audio_message.webm", mimetype: "video/webm", isVoiceNote: true }))).toBe(
+      true,
+    );
+    // A platform subtype alone decides nothing in voice/ (platform rules live in the adapters)…
     expect(
-      isVoiceNote(file({ name: "audio_message.webm", subtype: "slack_audio", mimetype: "video/webm" })),
-    ).toBe(true);
+      isVoiceNote(file({ name: "audio_message.mp4", subtype: "slack_audio", mimetype: "video/mp4" })),
+    ).toBe(false);
+    // …and an adapter's "no" wins over the generic rules.
+    expect(isVoiceNote(file({ name: "ringtone.mp3", mimetype: "audio/mpeg", isVoiceNote: false }))).toBe(
+      false,
+    );
   });
 
   it("an ordinary video without slack_audio is not a voice note", () => {
@@ -45,20 +56,16 @@ describe("isVoiceNote", () => {
     }
   });
 
-  it("Teams file-download attachments with an audio file type are voice notes; documents are not", () => {
+  it("download descriptors (no content MIME type) with a recording file type are voice notes; documents are not", () => {
     for (const t of ["m4a", "mp3", "wav", "ogg", "webm", "mp4", "aac"]) {
-      expect(
-        isVoiceNote(file({ name: `Recording.${t}`, filetype: t, mimetype: TEAMS_FILE_DOWNLOAD_INFO })),
-      ).toBe(true);
+      expect(isVoiceNote(file({ name: `Recording.${t}`, filetype: t, mimetype: DOWNLOAD_INFO }))).toBe(true);
     }
     // fileType missing: the name's extension decides.
-    expect(isVoiceNote(file({ name: "Voice memo.M4A", mimetype: TEAMS_FILE_DOWNLOAD_INFO }))).toBe(true);
-    expect(
-      isVoiceNote(file({ name: "Plan.docx", filetype: "docx", mimetype: TEAMS_FILE_DOWNLOAD_INFO })),
-    ).toBe(false);
-    expect(
-      isVoiceNote(file({ name: "song.flac", filetype: "flac", mimetype: TEAMS_FILE_DOWNLOAD_INFO })),
-    ).toBe(false);
+    expect(isVoiceNote(file({ name: "Voice memo.M4A", mimetype: DOWNLOAD_INFO }))).toBe(true);
+    expect(isVoiceNote(file({ name: "Plan.docx", filetype: "docx", mimetype: DOWNLOAD_INFO }))).toBe(false);
+    expect(isVoiceNote(file({ name: "song.flac", filetype: "flac", mimetype: DOWNLOAD_INFO }))).toBe(false);
+    expect(isVoiceNote(file({ name: "memo.m4a", mimetype: "application/octet-stream" }))).toBe(true);
+    expect(isVoiceNote(file({ name: "memo.m4a", mimetype: "application/vnd.ms-excel" }))).toBe(false);
   });
 
   it("documents and images are not voice notes; untyped audio-only extensions are", () => {
