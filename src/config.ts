@@ -61,6 +61,12 @@ const schema = z.object({
   ATOM_RETENTION_THREAD_DAYS: int(30, 1, 3650),
   ATOM_RETENTION_EVENT_DAYS: int(7, 1, 3650),
   ATOM_ANSWER_MIN_SCORE: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(1).optional()),
+  /**
+   * Lease of an inbound message job, seconds: a message whose process died (after the ack, before
+   * the reply) is answered by another process — or by this one after a restart — this long after
+   * its last heartbeat (renewed every third of it while the answer runs).
+   */
+  ATOM_INBOUND_LEASE_SECONDS: int(60, 2, 3600),
 
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,

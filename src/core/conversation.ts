@@ -83,6 +83,11 @@ export interface ConversationOptions {
   loopGuard?: { max: number; windowMs: number };
   /** Attempts before an inbound job goes dead (default 5). */
   maxAttempts?: number;
+  /**
+   * Lease of an inbound job, ms (default 60 000): a job left by a dead process is taken over this
+   * long after its last heartbeat.
+   */
+  leaseMs?: number;
 }
 
 /** The pipeline as adapters and `main.ts` see it. */
@@ -210,7 +215,11 @@ export function createConversations(deps: {
       if ("ignored" in out) log.debug({ key: job.key, reason: out.ignored }, "inbound delivery not answered");
       return out;
     },
-    { concurrency: opts.concurrency ?? 16, backoff: { minMs: 1000, maxMs: 60_000 } },
+    {
+      concurrency: opts.concurrency ?? 16,
+      backoff: { minMs: 1000, maxMs: 60_000 },
+      ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
+    },
   );
 
   return {

@@ -163,7 +163,23 @@ export class JobWorker {
     ]);
     clearTimeout(graceTimer);
     for (const r of this.inFlight.values()) r.abort.abort(new Error("worker shutting down"));
-    await Promise.all([...this.inFlight.values()].map((r) => r.done));
+    // A handler that ignores its abort signal (e.g. stuck in a slow network call) does not hold
+    // the shutdown up for longer than another grace period: its lease expires and another
+    // worker takes the job over.
+    await Promise.race([
+      Promise.all([...this.inFlight.values()].map((r) => r.done)),
+      new Promise<void>((resolve) => {
+        graceTimer = setTimeout(resolve, grace);
+        graceTimer.unref?.();
+      }),
+    ]);
+    clearTimeout(graceTimer);
+    if (this.inFlight.size > 0) {
+      this.opts.logger.warn(
+        { running: this.inFlight.size },
+        "jobs still running at shutdown; their leases will expire",
+      );
+    }
     this.started = false;
   }
 
