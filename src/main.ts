@@ -5,6 +5,7 @@ import type { Hono } from "hono";
 import { type Conversations, createConversations } from "./core/conversation.ts";
 import type { Messenger, Platform } from "./core/ports.ts";
 import { scheduleRetention } from "./core/maintenance.ts";
+import { createShares } from "./core/share.ts";
 import { JobWorker } from "./core/worker.ts";
 import { createBot } from "./bot/core.ts";
 import type { Bot } from "./bot/types.ts";
@@ -83,10 +84,18 @@ export async function createAtom(
   const jobs = new JobWorker(new JobStore(db), { logger: logger.child({ component: "jobs" }) });
   const voice = createVoiceNotes({ config, db, logger });
   const bot = createBot({ db, memory, logger, config, voice });
-  const conversations = createConversations({ bot, jobs, logger });
+  const conversations = createConversations({
+    bot,
+    jobs,
+    logger,
+    options: { leaseMs: config.env.ATOM_INBOUND_LEASE_SECONDS * 1000 },
+  });
 
   const routes: RouteMounter[] = [];
   const messengers = new Map<Platform, Messenger>();
+  // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.
+  const shares = createShares({ db, messengers, logger });
+  bot.registerActionHandler(shares.handler);
   const closers: Closer[] = [];
   const readiness: ReadinessCheck[] = [
     {
@@ -108,8 +117,9 @@ export async function createAtom(
       );
     }
     if (slackConfigured(config)) {
-      const slack = createSlackAdapter({ config, db, bot, memory, logger });
+      const slack = createSlackAdapter({ config, db, bot, memory, logger, conversations, jobs, shares });
       routes.push(slack.routes);
+      readiness.push(slack.readiness);
       messengers.set("slack", slack.messenger);
       closers.push(() => slack.close());
     }

@@ -47,3 +47,19 @@ export async function pruneEvents(db: Db, maxAgeMs = 24 * 3600_000): Promise<num
   );
   return r.rowCount;
 }
+
+/**
+ * Claims `key` for `windowMs`: succeeds when the key is new or its previous claim is older than
+ * the window (one row in `processed_events`, atomically, across replicas). Used to run one of
+ * several identical requests sent in quick succession (e.g. a slash command sent twice).
+ */
+export async function claimWindow(db: Db, id: EventIdentity, windowMs: number): Promise<boolean> {
+  const r = await db.query(
+    `INSERT INTO processed_events (platform, tenant_id, event_key, status) VALUES ($1, $2, $3, 'done')
+     ON CONFLICT (platform, tenant_id, event_key) DO UPDATE SET created_at = now(), claimed_at = now()
+     WHERE processed_events.created_at < now() - ($4::double precision * interval '1 millisecond')
+     RETURNING event_key`,
+    [id.platform, id.tenantId, id.key, windowMs],
+  );
+  return r.rowCount > 0;
+}

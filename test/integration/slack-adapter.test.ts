@@ -35,7 +35,7 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
       fake,
       { SLACK_BOT_TOKEN: team.botToken, SLACK_ALLOWED_BOT_IDS: "BFRIEND1" },
       {
-        loopGuard: { max: 3, windowMs: 60_000 },
+        conversation: { loopGuard: { max: 3, windowMs: 60_000 } },
         retryConfig: { retries: 2, minTimeout: 50, maxTimeout: 200 },
       },
     );
@@ -103,7 +103,7 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
         expect(a.ms).toBeLessThan(1000);
       }
       await fake.waitFor(() => fake.posted(channel).length >= 1, 6000, "reply");
-      await sleep(600);
+      await h.drain();
       expect(fake.posted(channel)).toHaveLength(1);
       expect(h.bot.handled.filter((m) => m.channelId === channel)).toHaveLength(1);
     } finally {
@@ -126,8 +126,10 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     });
     await Promise.all([deliverEvent(h.url, a), deliverEvent(h.url, b)]);
     await fake.waitFor(() => fake.posted(channel).length >= 1, 5000, "reply");
-    await sleep(400);
+    await h.drain();
     expect(fake.posted(channel)).toHaveLength(1);
+    // The twins share one identity (team + channel + ts): one job row.
+    expect((await h.jobRows()).filter((j) => j.job_key === `msg:${channel}:${ts}`)).toHaveLength(1);
   });
 
   it("two replicas receiving the same event produce one reply", async () => {
@@ -145,7 +147,7 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
       const [r1, r2] = await Promise.all([deliverEvent(h.url, payload), deliverEvent(replica.url, payload)]);
       expect([r1.status, r2.status]).toEqual([200, 200]);
       await fake.waitFor(() => fake.posted(channel).length >= 1, 5000, "reply");
-      await sleep(600);
+      await Promise.all([h.drain(), replica.drain()]);
       expect(fake.posted(channel)).toHaveLength(1);
     } finally {
       h.bot.delayMs = 0;
@@ -192,7 +194,7 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     await deliverEvent(h.url, other);
     const plain = eventCallback({ teamId: team.teamId, event: messageEvent({ text: "no thread", channel }) });
     await deliverEvent(h.url, plain);
-    await sleep(400);
+    await h.drain();
     expect(fake.posted(channel)).toHaveLength(2);
   });
 
@@ -219,9 +221,15 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
         subtype: "channel_join",
       }),
     ];
-    for (const e of ignored) await deliverEvent(h.url, eventCallback({ teamId: team.teamId, event: e }));
-    await sleep(400);
+    await h.drain();
+    const jobsBefore = (await h.jobRows()).length;
+    for (const e of ignored) {
+      expect((await deliverEvent(h.url, eventCallback({ teamId: team.teamId, event: e }))).status).toBe(200);
+    }
+    await h.drain();
     expect(fake.posted(channel)).toHaveLength(1);
+    // Dropped at the door without any I/O: none of them became a job.
+    expect((await h.jobRows()).length).toBe(jobsBefore);
     await deliverEvent(
       h.url,
       eventCallback({
@@ -258,7 +266,7 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
         }),
       );
     }
-    await sleep(800);
+    await h.drain();
     expect(fake.posted(channel)).toHaveLength(3);
   });
 
@@ -385,9 +393,10 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
       body: body.replace("stale", "stalE"),
     });
     expect(tampered.status).toBe(401);
-    await sleep(300);
+    await h.drain();
     expect(h.bot.handled.length).toBe(before);
     expect(fake.calls.filter((c) => c.params.channel === channel)).toEqual([]);
+    expect((await h.jobRows()).filter((j) => j.job_key.includes(channel))).toEqual([]);
   });
 
   it("(f) 429 with Retry-After: 1 then 200 → exactly one message, after at least 1 s", async () => {
@@ -400,7 +409,7 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     const attempts = fake.callsOf("chat.postMessage").filter((c) => c.params.channel === channel);
     expect(attempts.map((c) => c.status)).toEqual([429, 200]);
     expect((attempts[1]?.at ?? 0) - (attempts[0]?.at ?? 0)).toBeGreaterThanOrEqual(1000);
-    await sleep(300);
+    await h.drain();
     expect(fake.posted(channel)).toHaveLength(1);
   });
 
@@ -416,10 +425,13 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
       5000,
       "thread_not_found",
     );
-    await sleep(300);
+    await h.drain();
     const attempts = fake.callsOf("chat.postMessage").filter((c) => c.params.channel === channel);
     expect(attempts).toHaveLength(1);
     expect(attempts.every((c) => c.params.thread_ts === "1717999999.000001")).toBe(true);
+    // A permanent refusal is not retried: the job is dead with Slack's reason.
+    const dead = (await h.jobRows("dead")).filter((j) => j.job_key.startsWith(`msg:${channel}:`));
+    expect(dead.map((j) => j.last_error)).toEqual(["Slack refused chat.postMessage (thread_not_found)"]);
     expect(unhandled).toEqual([]);
   });
 
@@ -454,7 +466,7 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     } finally {
       h.bot.delayMs = 0;
     }
-    await sleep(300);
+    await h.drain();
     expect(h.bot.handled.length - before).toBe(1);
     const asked = h.bot.handled.at(-1);
     expect(asked?.visibility).toBe("ephemeral");
@@ -575,7 +587,10 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
   });
 
   it("invalid_auth/account_inactive marks the workspace broken in status", async () => {
-    expect(await h.bot.status("default")).toEqual(["Slack: connected (single workspace)."]);
+    const [line] = await h.bot.status("default");
+    expect(line).toMatch(
+      /^Slack: connected \(single workspace; auth\.test ok at \d{4}-\d\d-\d\dT[\d:]{8}Z\)\.$/,
+    );
     const channel = newChannel();
     fake.failNext("chat.postMessage", { error: "account_inactive" });
     await deliverEvent(h.url, mention("after deactivation", { channel }));
@@ -584,8 +599,10 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
       5000,
       "post attempt",
     );
-    await sleep(200);
-    expect((await h.bot.status("default"))[0]).toContain("account_inactive");
+    await h.drain();
+    expect((await h.bot.status("default"))[0]).toMatch(
+      /^Slack: not working \(token refused \(account_inactive\) at .*\)\. Check SLACK_BOT_TOKEN\.$/,
+    );
     expect(unhandled).toEqual([]);
   });
 });
@@ -739,9 +756,11 @@ describe("Slack adapter, OAuth installs (many workspaces)", () => {
       5000,
       "invalid_auth",
     );
-    await sleep(200);
+    await h.drain();
     expect((await h.bot.status("slack:TTWO"))[0]).toMatch(/broken \(invalid_auth\).*slack\/install/);
-    expect((await h.bot.status("slack:TROT"))[0]).toBe("Slack: installed in Rotating.");
+    expect((await h.bot.status("slack:TROT"))[0]).toMatch(
+      /^Slack: installed in Rotating \(auth\.test ok at .*Z\)\.$/,
+    );
   });
 
   it("(i) app_uninstalled purges the team's installation, events and memory; other teams stay", async () => {
@@ -765,8 +784,11 @@ describe("Slack adapter, OAuth installs (many workspaces)", () => {
     );
     await fake.waitFor(() => fake.posted(channel).length === 1, 5000, "reply before uninstall");
     const count = async (sql: string) => Number((await h.db.query<{ n: number }>(sql)).rows[0]?.n);
+    await h.drain();
     expect(
-      await count("SELECT count(*)::int AS n FROM processed_events WHERE tenant_id = 'slack:TGONE'"),
+      await count(
+        "SELECT count(*)::int AS n FROM jobs WHERE tenant_id = 'slack:TGONE' AND queue = 'inbound'",
+      ),
     ).toBe(1);
 
     const r = await deliverEvent(
@@ -779,7 +801,9 @@ describe("Slack adapter, OAuth installs (many workspaces)", () => {
       await count("SELECT count(*)::int AS n FROM slack_installations WHERE tenant_id = 'slack:TGONE'"),
     ).toBe(0);
     expect(
-      await count("SELECT count(*)::int AS n FROM processed_events WHERE tenant_id = 'slack:TGONE'"),
+      await count(
+        "SELECT count(*)::int AS n FROM jobs WHERE tenant_id = 'slack:TGONE' AND queue = 'inbound'",
+      ),
     ).toBe(0);
     expect(
       await count("SELECT count(*)::int AS n FROM slack_installations WHERE tenant_id = 'slack:TROT'"),
@@ -813,7 +837,7 @@ describe("Slack adapter, OAuth installs (many workspaces)", () => {
       }),
     );
     expect(r.status).toBe(200);
-    await sleep(300);
+    await h.drain();
     const n = await h.db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM slack_installations WHERE tenant_id = 'slack:TKEEP'",
     );
@@ -831,8 +855,9 @@ describe("Slack adapter, OAuth installs (many workspaces)", () => {
       }),
     );
     expect(r.status).toBe(200);
-    await sleep(300);
+    await h.drain();
     expect(fake.posted(channel)).toHaveLength(0);
+    expect((await h.jobRows("done")).filter((j) => j.job_key.startsWith(`msg:${channel}:`))).toHaveLength(1);
   });
 });
 

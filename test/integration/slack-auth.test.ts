@@ -267,7 +267,9 @@ describe("Slack adapter: Web API unreachable for auth.test", () => {
       expect(r.ms).toBeLessThan(500);
       await sleep(100);
       expect(await h.bot.status("default")).toEqual([
-        "Slack: not working (invalid_auth). Check SLACK_BOT_TOKEN.",
+        expect.stringMatching(
+          /^Slack: not working \(token refused \(invalid_auth\) at .*Z\)\. Check SLACK_BOT_TOKEN\.$/,
+        ),
       ]);
       // A rejected token is not retried in a loop.
       await sleep(700);

@@ -7,7 +7,7 @@ import {
   slackToPlain,
   splitMrkdwn,
 } from "../../src/adapters/slack/format.ts";
-import { parseSlackBody, verifySlackSignature } from "../../src/adapters/slack/receiver.ts";
+import { parseSlackBody, verifySlackSignature } from "../../src/adapters/slack/routes.ts";
 import { makeReply } from "../../src/bot/reply.ts";
 import { signSlackBody } from "../helpers/slack.ts";
 
@@ -139,21 +139,31 @@ describe("verifySlackSignature", () => {
 });
 
 describe("parseSlackBody", () => {
-  it("parses JSON events, slash command forms and interactivity payloads", () => {
+  it("parses JSON events, slash command forms and interactivity payloads by their content type", () => {
     expect(parseSlackBody('{"type":"event_callback"}', "application/json")).toEqual({
-      type: "event_callback",
+      kind: "events",
+      payload: { type: "event_callback" },
     });
     expect(parseSlackBody("command=%2Fatom&text=help", "application/x-www-form-urlencoded")).toEqual({
-      command: "/atom",
-      text: "help",
+      kind: "command",
+      payload: { command: "/atom", text: "help" },
     });
     expect(
       parseSlackBody(
         `payload=${encodeURIComponent('{"type":"block_actions"}')}`,
-        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=utf-8",
       ),
-    ).toEqual({ type: "block_actions" });
+    ).toEqual({ kind: "interactive", payload: { type: "block_actions" } });
+    expect(parseSlackBody("ssl_check=1&token=x", "application/x-www-form-urlencoded").kind).toBe("ssl_check");
     expect(() => parseSlackBody("not json", "application/json")).toThrow();
-    expect(() => parseSlackBody("[1]", "application/json")).toThrow(/not an object/);
+    expect(() => parseSlackBody("[1]", "application/json")).toThrow(/not a JSON object/);
+  });
+
+  it("refuses a body whose content type Slack never sends, even when it would parse", () => {
+    expect(() => parseSlackBody('{"type":"event_callback"}', "text/plain")).toThrow(
+      /unsupported content type text\/plain/,
+    );
+    expect(() => parseSlackBody('{"type":"event_callback"}', undefined)).toThrow(/unsupported content type/);
+    expect(() => parseSlackBody("command=%2Fatom", "multipart/form-data; boundary=x")).toThrow(/unsupported/);
   });
 });

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { SLACK_BOT_SCOPES } from "../../src/adapters/slack/oauth.ts";
+import { SLACK_BOT_SCOPES } from "../../src/adapters/slack/install.ts";
 
 const manifest = fs.readFileSync(
   path.resolve(import.meta.dirname, "../../manifests/slack/manifest.yaml"),

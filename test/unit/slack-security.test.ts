@@ -2,7 +2,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SlackInstallationStore } from "../../src/adapters/slack/installations.ts";
+import { webApi } from "@slack/bolt";
+import { SlackCredentials } from "../../src/adapters/slack/credentials.ts";
+import { SlackInstallationRepo } from "../../src/db/slack-installations.ts";
 import { migrate, openPglite, openPostgres } from "../../src/db/index.ts";
 import type { Db } from "../../src/db/types.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
@@ -132,15 +134,27 @@ describe.each(backends)("OAuth state store and Slack installations ($name)", (ba
 
   it("stores tokens sealed and refreshes a rotating token once, under a lock", async () => {
     let refreshes = 0;
-    const store = new SlackInstallationStore(db, createSealer(Buffer.alloc(32, 3)), {
-      logger: silentLogger,
-      refresh: async (rt) => {
-        refreshes += 1;
-        expect(rt).toBe("xoxe-1-refresh-a");
-        await new Promise((r) => setTimeout(r, 50));
-        return { botToken: "xoxe.xoxb-new", refreshToken: "xoxe-1-refresh-b", expiresIn: 43_200 };
-      },
-    });
+    const sealer = createSealer(Buffer.alloc(32, 3));
+    const credentials = () =>
+      new SlackCredentials({
+        logger: silentLogger,
+        installations: {
+          repo: new SlackInstallationRepo(db),
+          sealer,
+          client: new webApi.WebClient(undefined, { slackApiUrl: "http://127.0.0.1:9/api/" }),
+          refresh: async (rt) => {
+            refreshes += 1;
+            expect(rt).toMatch(/^xoxe-1-refresh-(a|c)$/);
+            await new Promise((r) => setTimeout(r, 50));
+            return {
+              botToken: rt === "xoxe-1-refresh-a" ? "xoxe.xoxb-new" : "xoxe.xoxb-scan",
+              refreshToken: rt === "xoxe-1-refresh-a" ? "xoxe-1-refresh-b" : "xoxe-1-refresh-d",
+              expiresIn: 43_200,
+            };
+          },
+        },
+      });
+    const store = credentials();
     await store.save({
       tenantId: "slack:TR",
       teamId: "TR",
@@ -153,15 +167,30 @@ describe.each(backends)("OAuth state store and Slack installations ($name)", (ba
       "SELECT bot_token_sealed FROM slack_installations",
     );
     expect(raw.rows[0]?.bot_token_sealed).not.toContain("xoxb");
-    const [a, b] = await Promise.all([store.getFresh("slack:TR"), store.getFresh("slack:TR")]);
-    expect(a?.botToken).toBe("xoxe.xoxb-new");
-    expect(b?.botToken).toBe("xoxe.xoxb-new");
+    const [a, b] = await Promise.all([store.forTenant("slack:TR"), store.forTenant("slack:TR")]);
+    expect(a?.token).toBe("xoxe.xoxb-new");
+    expect(b?.token).toBe("xoxe.xoxb-new");
     expect(refreshes).toBe(1);
-    store.invalidate();
-    expect((await store.get("slack:TR"))?.refreshToken).toBe("xoxe-1-refresh-b");
+    // Another process (no cache) reads the rotated tokens.
+    expect((await credentials().installation("slack:TR"))?.refreshToken).toBe("xoxe-1-refresh-b");
+
+    // The background scan refreshes a token that expires within two hours, before anyone uses it.
+    await store.save({
+      tenantId: "slack:TS",
+      teamId: "TS",
+      scopes: "chat:write",
+      botToken: "xoxe.xoxb-soon",
+      refreshToken: "xoxe-1-refresh-c",
+      tokenExpiresAt: new Date(Date.now() + 3600_000),
+    });
+    await store.refreshExpiring();
+    expect(refreshes).toBe(2);
+    expect((await credentials().installation("slack:TS"))?.botToken).toBe("xoxe.xoxb-scan");
+
     await store.markBroken("slack:TR", "invalid_auth");
-    expect((await store.get("slack:TR"))?.status).toBe("broken");
-    expect(await store.delete("slack:TR")).toBe(true);
-    expect(await store.get("slack:TR")).toBeUndefined();
+    expect((await store.installation("slack:TR"))?.status).toBe("broken");
+    await store.delete("slack:TR");
+    expect(await store.installation("slack:TR")).toBeUndefined();
+    await store.delete("slack:TS");
   });
 });

@@ -1,9 +1,9 @@
 import type { webApi } from "@slack/bolt";
-import type { Context, Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Logger } from "../../observability/logger.ts";
 import type { OAuthStateStore, StateRefusal } from "../../security/oauth-state.ts";
-import { type SlackInstallationStore, tenantForTeam } from "./installations.ts";
+import { type SlackCredentials, tenantForTeam } from "./credentials.ts";
 
 /** Bot scopes Atom asks for (keep in sync with manifests/slack/manifest.yaml). */
 export const SLACK_BOT_SCOPES = [
@@ -30,7 +30,8 @@ export interface SlackOAuthDeps {
   clientId: string;
   clientSecret: string;
   states: OAuthStateStore;
-  installations: SlackInstallationStore;
+  /** Where installations are stored (tokens sealed). */
+  installations: Pick<SlackCredentials, "save">;
   /** A WebClient without a token, pointed at the configured Slack API URL. */
   client: webApi.WebClient;
   logger: Logger;
@@ -49,18 +50,20 @@ const REFUSALS: Record<StateRefusal, string> = {
 };
 
 /**
- * Mounts `GET /slack/install` (issues a single-use, expiring `state` bound to this browser by an
- * HttpOnly cookie and redirects to Slack's consent page) and `GET /slack/oauth_redirect` (checks
+ * The OAuth install routes as a Hono sub-app (mount with `app.route("/slack", …)`):
+ * `GET /install` (issues a single-use, expiring `state` bound to this browser by an
+ * HttpOnly cookie and redirects to Slack's consent page) and `GET /oauth_redirect` (checks
  * the state and cookie, exchanges the code with `oauth.v2.access`, and stores the installation
  * with sealed tokens as tenant `slack:<team_id>`).
  */
-export function mountSlackOAuth(hono: Hono, deps: SlackOAuthDeps): void {
+export function slackInstallRoutes(deps: SlackOAuthDeps): Hono {
+  const hono = new Hono();
   const ttl = deps.stateTtlSeconds ?? 600;
   const redirectUri = (c: Context) =>
     `${(deps.publicUrl ?? new URL(c.req.url).origin).replace(/\/$/, "")}/slack/oauth_redirect`;
   const secure = (c: Context) => (deps.publicUrl ?? c.req.url).startsWith("https://");
 
-  hono.get("/slack/install", async (c) => {
+  hono.get("/install", async (c) => {
     const { state, browserToken } = await deps.states.issue(PROVIDER);
     setCookie(c, COOKIE, browserToken, {
       path: "/slack",
@@ -78,7 +81,7 @@ export function mountSlackOAuth(hono: Hono, deps: SlackOAuthDeps): void {
     return c.redirect(url.toString(), 302);
   });
 
-  hono.get("/slack/oauth_redirect", async (c) => {
+  hono.get("/oauth_redirect", async (c) => {
     c.header("Cache-Control", "no-store");
     const slackError = c.req.query("error");
     const check = await deps.states.consume(PROVIDER, c.req.query("state"), getCookie(c, COOKIE));
@@ -140,6 +143,7 @@ export function mountSlackOAuth(hono: Hono, deps: SlackOAuthDeps): void {
       ),
     );
   });
+  return hono;
 }
 
 function page(title: string, text: string): string {
