@@ -70,7 +70,7 @@ describe.skipIf(!haveCorpus)("atom serve + Slack (signed deliveries, fake Slack,
     const r = await deliverEvent(server.url, mention("what is the home office budget?", channel, ts));
     expect(r.status).toBe(200);
     await fake.waitFor(() => fake.callsOf("chat.postMessage").length >= 1, 20_000, "the answer");
-    await new Promise((res) => setTimeout(res, 500));
+    await server.atom.jobs.drain();
     const posts = fake.callsOf("chat.postMessage");
     expect(posts).toHaveLength(1);
     expect(posts[0]?.params.thread_ts).toBe(ts);
@@ -127,7 +127,7 @@ describe.skipIf(!haveCorpus)("atom serve + Slack (signed deliveries, fake Slack,
     await fake.waitFor(() => fake.responses(responseUrl).length >= 1, 20_000, "status reply");
     const [reply] = fake.responses(responseUrl);
     expect(reply?.response_type).toBe("ephemeral");
-    expect(JSON.stringify(reply)).toContain("Slack: connected (single workspace)");
+    expect(JSON.stringify(reply)).toMatch(/Slack: connected \(single workspace; auth\.test ok at [\d-]+T[\d:]+Z\)/);
   });
 
   it("(i) an OAuth-installed workspace keeps its own memory, and uninstalling purges it", async () => {
@@ -183,9 +183,11 @@ describe.skipIf(!haveCorpus)("atom serve + Slack (signed deliveries, fake Slack,
       if (Date.now() > until) throw new Error("installation was not removed");
       await new Promise((res) => setTimeout(res, 50));
     }
-    await new Promise((res) => setTimeout(res, 300));
+    await server.atom.jobs.drain();
     expect((await search()).hits).toHaveLength(0);
-    expect(await count("SELECT count(*)::int AS n FROM processed_events WHERE tenant_id = $1")).toBe(0);
+    expect(
+      await count("SELECT count(*)::int AS n FROM jobs WHERE tenant_id = $1 AND queue = 'inbound'"),
+    ).toBe(0);
     expect(await count("SELECT count(*)::int AS n FROM documents WHERE tenant_id = $1")).toBe(0);
     // The default workspace still answers from the handbook.
     const before = fake.callsOf("chat.postMessage").length;

@@ -135,7 +135,7 @@ describe.skipIf(!haveCorpus)("atom serve + Slack voice notes (fake Slack, fake D
     // A retried delivery of the same event (X-Slack-Retry-Num) transcribes nothing again.
     const retry = await deliverDm(channel, ts, [file], "", 1);
     expect(retry.status).toBe(200);
-    await new Promise((res) => setTimeout(res, 1500));
+    await server.atom.jobs.drain();
     expect(slack.callsOf("files.download")).toHaveLength(1);
     expect(deepgram.calls).toHaveLength(1);
     expect(slack.posted(channel)).toHaveLength(2);
@@ -160,17 +160,13 @@ describe.skipIf(!haveCorpus)("atom serve + Slack voice notes (fake Slack, fake D
       { id: "F0DEMO01", name: "demo.mp4", mimetype: "video/mp4", filetype: "mp4", url_private_download: url },
     ]);
     expect(r.status).toBe(200);
-    // Wait until the adapter has finished with the event, whatever it replied.
-    const until = Date.now() + 20_000;
-    for (;;) {
-      const row = await server.atom.db.query<{ status: string }>(
-        "SELECT status FROM processed_events WHERE platform = 'slack' AND event_key = $1",
-        [`${channel}:${ts}`],
-      );
-      if (row.rows[0]?.status === "done") break;
-      if (Date.now() > until) throw new Error("the demo.mp4 message was not processed");
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    // Wait until the worker has finished with the event (the drain signal), whatever it replied.
+    await server.atom.jobs.drain();
+    const row = await server.atom.db.query<{ status: string }>(
+      "SELECT status FROM jobs WHERE queue = 'inbound' AND job_key = $1",
+      [`msg:${channel}:${ts}`],
+    );
+    expect(row.rows.map((r) => r.status)).toEqual(["done"]);
     expect(slack.callsOf("files.download")).toHaveLength(before.downloads);
     expect(deepgram.calls).toHaveLength(before.deepgram);
     for (const m of slack.posted(channel)) expect(shown(m)).not.toContain(transcript);

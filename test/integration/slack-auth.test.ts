@@ -279,4 +279,93 @@ describe("Slack adapter: Web API unreachable for auth.test", () => {
       await fake.close();
     }
   });
+
+  it("20 failing auth.test calls never say connected: status and /readyz show the failure and its time", async () => {
+    const fake = await FakeSlack.start();
+    const team = fake.addTeam({ teamId: "TFAILING" });
+    fake.failNext("auth.test", ...Array.from({ length: 10_000 }, () => ({ status: 500 as const })));
+    const h = await startSlackHarness(
+      fake,
+      { SLACK_BOT_TOKEN: team.botToken },
+      { identityRetry: { minMs: 5, maxMs: 10 } },
+    );
+    try {
+      // The fake records a call as it answers; the 21st call means the 20th failure was seen.
+      await fake.waitFor(() => fake.callsOf("auth.test").length >= 21, 20_000, "20 failed auth.test calls");
+      expect(fake.callsOf("auth.test").every((c) => c.status === 500)).toBe(true);
+      const [line] = await h.bot.status("default");
+      expect(line).toMatch(
+        /^Slack: not connected — auth\.test failed \d+ times in a row, last at \d{4}-[\d-]+T[\d:]+Z \(HTTP 500\); retrying in the background\.$/,
+      );
+      expect(Number(line?.match(/failed (\d+) times/)?.[1])).toBeGreaterThanOrEqual(20);
+      expect(line).not.toContain("connected (");
+      const ready = await fetch(`${h.url}/readyz`);
+      // Not critical: a Slack outage does not take the process out of rotation, but it is shown.
+      expect(ready.status).toBe(200);
+      const body = (await ready.json()) as { checks: { name: string; ok: boolean; error?: string }[] };
+      const slack = body.checks.find((c) => c.name === "slack");
+      expect(slack?.ok).toBe(false);
+      expect(slack?.error).toMatch(
+        /^SLACK_BOT_TOKEN: auth\.test failed \d+ times in a row, last at .*Z \(HTTP 500\)$/,
+      );
+
+      // Slack recovers: the next attempt succeeds and both say so, with its time.
+      fake.clearFaults("auth.test");
+      await fake.waitFor(
+        () => fake.callsOf("auth.test").some((c) => c.status === 200),
+        10_000,
+        "auth.test ok",
+      );
+      expect((await h.bot.status("default"))[0]).toMatch(
+        /^Slack: connected \(single workspace; auth\.test ok at .*Z\)\.$/,
+      );
+      const after = (await (await fetch(`${h.url}/readyz`)).json()) as {
+        checks: { name: string; ok: boolean; detail?: string }[];
+      };
+      expect(after.checks.find((c) => c.name === "slack")).toMatchObject({
+        ok: true,
+        detail: expect.stringMatching(/^SLACK_BOT_TOKEN: auth\.test ok at .*Z$/),
+      });
+    } finally {
+      await h.close();
+      await fake.close();
+    }
+  });
+
+  it("/readyz lists each OAuth installation's state", async () => {
+    const fake = await FakeSlack.start();
+    const h = await startSlackHarness(fake, {
+      SLACK_CLIENT_ID: fake.clientId,
+      SLACK_CLIENT_SECRET: fake.clientSecret,
+      SLACK_STATE_SECRET: "state-secret-ready",
+    });
+    try {
+      const empty = (await (await fetch(`${h.url}/readyz`)).json()) as {
+        checks: { name: string; detail?: string }[];
+      };
+      expect(empty.checks.find((c) => c.name === "slack")?.detail).toBe("no OAuth installation yet");
+      for (const [teamId, token] of [
+        ["TREADY1", "xoxb-ready-1"],
+        ["TREADY2", "xoxb-ready-2"],
+      ] as const) {
+        await h.adapter.credentials.save({
+          tenantId: `slack:${teamId}`,
+          teamId,
+          scopes: "chat:write",
+          botToken: token,
+        });
+      }
+      await h.adapter.credentials.markBroken("slack:TREADY2", "token_revoked");
+      const body = (await (await fetch(`${h.url}/readyz`)).json()) as {
+        checks: { name: string; ok: boolean; detail?: string }[];
+      };
+      expect(body.checks.find((c) => c.name === "slack")).toMatchObject({
+        ok: true,
+        detail: "2 installation(s), 1 broken: slack:TREADY1 active, slack:TREADY2 broken (token_revoked)",
+      });
+    } finally {
+      await h.close();
+      await fake.close();
+    }
+  });
 });

@@ -197,7 +197,7 @@ export async function startSlackHarness(
   });
   messengers.set("slack", adapter.messenger);
   jobs.start();
-  const app = createApp({ logger: silentLogger, readiness: [], routes: [adapter.routes] });
+  const app = createApp({ logger: silentLogger, readiness: [adapter.readiness], routes: [adapter.routes] });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
   });

@@ -7,8 +7,10 @@ import type { AddressInfo } from "node:net";
  * form field), errors as `{ok:false,error}` with HTTP 200, rate limits as HTTP 429 with a
  * `Retry-After` header, the `oauth.v2.access` answer shape (incl. token rotation), `users.info`
  * with `profile.email`, `auth.test`, `chat.*`, `reactions.*`, `response_url` endpoints and private
- * file downloads that answer a bad token with an HTML login page (as Slack does). Every call is
- * recorded for assertions.
+ * file downloads that answer a bad token with an HTML login page (as Slack does),
+ * `conversations.info` (`is_ext_shared`). Every call is recorded for assertions; a call whose
+ * client went away before the (delayed) answer is recorded with status 0 and has no effect, as a
+ * request that never reached Slack.
  */
 
 /** One recorded request. */
@@ -102,6 +104,7 @@ export class FakeSlack {
   private readonly refreshTokens = new Map<string, OAuthGrant & { botUserId: string; botId: string }>();
   private readonly reactions = new Set<string>();
   private readonly missingThreads = new Set<string>();
+  private readonly channels = new Map<string, { isExtShared: boolean }>();
   private tsCounter = 0;
   private idCounter = 0;
 
@@ -170,6 +173,11 @@ export class FakeSlack {
     this.faults.set(method, [...(this.faults.get(method) ?? []), ...faults]);
   }
 
+  /** Forgets the failures still queued for `method`. */
+  clearFaults(method: string): void {
+    this.faults.delete(method);
+  }
+
   /** Delays every answer of `method` by `ms` (0 to clear). */
   setDelay(method: string, ms: number): void {
     this.delays.set(method, ms);
@@ -179,6 +187,11 @@ export class FakeSlack {
   revokeToken(token: string, error = "token_revoked"): void {
     const t = this.tokens.get(token);
     if (t) t.revoked = error;
+  }
+
+  /** Describes a channel for `conversations.info` (unknown channels answer `channel_not_found`). */
+  setChannel(id: string, p: { isExtShared: boolean }): void {
+    this.channels.set(id, p);
   }
 
   /** Makes `chat.postMessage` with this `thread_ts` answer `thread_not_found`. */
@@ -253,6 +266,10 @@ export class FakeSlack {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString("utf8");
     const url = new URL(req.url ?? "/", this.url);
+    let clientGone = false;
+    res.on("close", () => {
+      if (!res.writableFinished) clientGone = true;
+    });
     const auth = req.headers.authorization;
     const bearer = auth?.startsWith("Bearer ") ? auth.slice(7) : undefined;
     const contentType = req.headers["content-type"];
@@ -307,6 +324,10 @@ export class FakeSlack {
 
     const delay = this.delays.get(method);
     if (delay) await sleep(delay);
+    if (clientGone) {
+      this.calls.push({ ...rec, status: 0, error: "client_gone", at: Date.now() });
+      return;
+    }
     const fault = await this.takeFault(method);
     if (fault && "status" in fault) {
       if (fault.status === 429) {
@@ -407,6 +428,21 @@ export class FakeSlack {
         const key = `${str("channel")}:${str("timestamp")}:${str("name")}`;
         if (!this.reactions.delete(key)) return { ok: false, error: "no_reaction" };
         return { ok: true };
+      }
+      case "conversations.info": {
+        const id = str("channel") ?? "";
+        const c = this.channels.get(id);
+        if (!c) return { ok: false, error: "channel_not_found" };
+        return {
+          ok: true,
+          channel: {
+            id,
+            is_channel: true,
+            is_private: false,
+            is_shared: c.isExtShared,
+            is_ext_shared: c.isExtShared,
+          },
+        };
       }
       case "users.info": {
         const u = this.users.get(`${team.teamId}:${str("user")}`);
