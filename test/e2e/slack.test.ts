@@ -127,7 +127,9 @@ describe.skipIf(!haveCorpus)("atom serve + Slack (signed deliveries, fake Slack,
     await fake.waitFor(() => fake.responses(responseUrl).length >= 1, 20_000, "status reply");
     const [reply] = fake.responses(responseUrl);
     expect(reply?.response_type).toBe("ephemeral");
-    expect(JSON.stringify(reply)).toMatch(/Slack: connected \(single workspace; auth\.test ok at [\d-]+T[\d:]+Z\)/);
+    expect(JSON.stringify(reply)).toMatch(
+      /Slack: connected \(single workspace; auth\.test ok at [\d-]+T[\d:]+Z\)/,
+    );
   });
 
   it("(i) an OAuth-installed workspace keeps its own memory, and uninstalling purges it", async () => {

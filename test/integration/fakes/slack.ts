@@ -105,6 +105,7 @@ export class FakeSlack {
   private readonly reactions = new Set<string>();
   private readonly missingThreads = new Set<string>();
   private readonly channels = new Map<string, { isExtShared: boolean }>();
+  private readonly arrived = new Map<string, number>();
   private tsCounter = 0;
   private idCounter = 0;
 
@@ -171,6 +172,11 @@ export class FakeSlack {
   /** Queues a failure for the next call(s) of `method` (one fault per call, in order). */
   failNext(method: string, ...faults: FakeFault[]): void {
     this.faults.set(method, [...(this.faults.get(method) ?? []), ...faults]);
+  }
+
+  /** Requests of `method` that reached the fake (answered or not, e.g. still delayed). */
+  received(method: string): number {
+    return this.arrived.get(method) ?? 0;
   }
 
   /** Forgets the failures still queued for `method`. */
@@ -321,6 +327,7 @@ export class FakeSlack {
     }
     const token = bearer ?? (typeof params.token === "string" ? params.token : undefined);
     const rec = { method, params, token, contentType, path: url.pathname };
+    this.arrived.set(method, (this.arrived.get(method) ?? 0) + 1);
 
     const delay = this.delays.get(method);
     if (delay) await sleep(delay);
