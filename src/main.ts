@@ -88,7 +88,12 @@ export async function createAtom(
     bot,
     jobs,
     logger,
-    options: { leaseMs: config.env.ATOM_INBOUND_LEASE_SECONDS * 1000 },
+    options: {
+      leaseMs: config.env.ATOM_INBOUND_LEASE_SECONDS * 1000,
+      // The embedded database runs every query in this process, one at a time, and an ack waits
+      // for its job INSERT behind the worker's queries: fewer answers at once keep that short.
+      concurrency: db.kind === "pglite" ? 4 : 16,
+    },
   });
 
   const routes: RouteMounter[] = [];

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ChatMessage } from "../../src/adapters/types.ts";
+import type { ChatMessage } from "../../src/core/ports.ts";
 import { createBot } from "../../src/bot/core.ts";
 import type { Bot } from "../../src/bot/types.ts";
 import { createLogger } from "../../src/observability/logger.ts";

@@ -98,10 +98,9 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
         acks.push(await deliverEvent(h.url, payload, retryNum === 0 ? {} : { retryNum }));
         await sleep(150);
       }
-      for (const a of acks) {
-        expect(a.status).toBe(200);
-        expect(a.ms).toBeLessThan(1000);
-      }
+      for (const a of acks) expect(a.status).toBe(200);
+      // Every delivery was acknowledged while the first one was still being answered.
+      expect(fake.posted(channel)).toHaveLength(0);
       await fake.waitFor(() => fake.posted(channel).length >= 1, 6000, "reply");
       await h.drain();
       expect(fake.posted(channel)).toHaveLength(1);
@@ -449,7 +448,8 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
       });
       const first = await deliverSigned(`${h.url}/slack/events`, body);
       expect(first.status).toBe(200);
-      expect(first.ms).toBeLessThan(3000);
+      // Acknowledged before the (8 s) answer exists.
+      expect(fake.responses(responseUrl)).toHaveLength(0);
       expect(JSON.parse(first.text)).toMatchObject({ response_type: "ephemeral" });
       expect(first.text).toMatch(/Working/);
       const second = await deliverSigned(

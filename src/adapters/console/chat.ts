@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import readline from "node:readline";
 import type { Bot } from "../../bot/types.ts";
-import type { ChatFile } from "../types.ts";
+import type { ChatFile } from "../../core/ports.ts";
 import type { CliIo } from "../../cli/runtime.ts";
 import { consoleMessage } from "../../cli/runtime.ts";
 import { renderForTerminal } from "./render.ts";

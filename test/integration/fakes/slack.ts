@@ -492,7 +492,8 @@ export class FakeSlack {
       const team = this.teams.get(old.teamId) as FakeTeam;
       const n = ++this.idCounter;
       const botToken = `xoxe.xoxb-1-${old.teamId}-${n}`;
-      this.tokens.delete(team.botToken);
+      // The previous access token keeps working until it expires (only the refresh token is
+      // revoked, https://docs.slack.dev/authentication/using-token-rotation).
       team.botToken = botToken;
       this.tokens.set(botToken, { teamId: old.teamId, kind: "bot" });
       const refreshToken = `xoxe-1-refresh-${n}`;
