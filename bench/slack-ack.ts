@@ -28,7 +28,7 @@ import { App, LogLevel } from "@slack/bolt";
 import { extractiveAnswer } from "../src/bot/answer.ts";
 import { loadConfig } from "../src/config.ts";
 import { openPostgres } from "../src/db/index.ts";
-import { startServer } from "../src/main.ts";
+import { FOLDER_SYNC_QUEUE, startServer } from "../src/main.ts";
 import { silentLogger } from "../src/observability/logger.ts";
 import { appMention, eventCallback, signSlackBody, TEST_SIGNING_SECRET } from "../test/helpers/slack.ts";
 import { FakeSlack } from "../test/integration/fakes/slack.ts";
@@ -259,6 +259,8 @@ async function main(): Promise<void> {
     }),
     { logger: silentLogger },
   );
+  // `atom serve` listens before the first sync of the docs folder: wait for it (the drain signal).
+  await server.atom.jobs.drain({ queues: [FOLDER_SYNC_QUEUE], timeoutMs: 600_000 });
   const indexSeconds = (performance.now() - indexStart) / 1000;
   await installOAuth(server.url, fake);
   // The OAuth workspace is its own tenant: give it the handbook too, so its answers search as much.
