@@ -37,6 +37,10 @@ describe.each(testBackends())("retention on $name", (backend) => {
         `INSERT INTO processed_events (platform, tenant_id, event_key, created_at) VALUES ('slack', 't', 'e-${days}', ${at})`,
       );
       await db.query(
+        `INSERT INTO teams_sent_messages (tenant_id, conversation_id, activity_id, answer_id, created_at)
+         VALUES ('t', 'a:1', 'm-${days}', 'a-${days}', ${at})`,
+      );
+      await db.query(
         `INSERT INTO jobs (queue, tenant_id, job_key, status, finished_at) VALUES ('inbound', 't', 'done-${days}', 'done', ${at})`,
       );
       await db.query(
@@ -58,6 +62,12 @@ describe.each(testBackends())("retention on $name", (backend) => {
     expect(await keys("SELECT thread_id AS k FROM thread_turns")).toEqual(["th-1", "th-29", "th-6", "th-8"]);
     expect(await keys("SELECT answer_id AS k FROM answers")).toEqual(["a-1", "a-29", "a-6", "a-8"]);
     expect(await keys("SELECT event_key AS k FROM processed_events")).toEqual(["e-1", "e-6"]);
+    expect(await keys("SELECT activity_id AS k FROM teams_sent_messages")).toEqual([
+      "m-1",
+      "m-29",
+      "m-6",
+      "m-8",
+    ]);
     expect(await keys("SELECT job_key AS k FROM jobs")).toEqual([
       "dead-1",
       "dead-29",
@@ -71,6 +81,7 @@ describe.each(testBackends())("retention on $name", (backend) => {
     expect(report).toMatchObject({
       thread_turns: 2,
       answers: 2,
+      teams_sent_messages: 2,
       processed_events: 4,
       jobs: 6,
       oauth_states: 1,
