@@ -25,6 +25,12 @@ const int = (def: number, min: number, max: number) =>
       .max(max, { error: `must be at most ${max}` })
       .default(def),
   );
+/**
+ * An Entra (Azure AD) tenant id as Teams sends it in `conversation.tenantId`: a GUID. Lower-case
+ * here because the list is lower-cased before the check.
+ */
+const ENTRA_TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 const schema = z.object({
   NODE_ENV: optionalString,
   ATOM_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default("./data")),
@@ -85,9 +91,37 @@ const schema = z.object({
       .enum(["MultiTenant", "SingleTenant", "UserAssignedMSI"], {
         error: "must be MultiTenant, SingleTenant or UserAssignedMSI",
       })
-      .default("MultiTenant"),
+      .default("SingleTenant"),
   ),
-  MICROSOFT_APP_TENANT_ID: optionalString,
+  MICROSOFT_APP_TENANT_ID: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .transform((v) => v.trim().toLowerCase())
+      .refine((v) => ENTRA_TENANT_ID.test(v), {
+        error: "must be the Directory (tenant) id of the bot's app registration (a GUID)",
+      })
+      .optional(),
+  ),
+  ATOM_TEAMS_TENANTS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(",")
+          .map((t) => t.trim().toLowerCase())
+          .filter((t) => t.length > 0),
+      )
+      .refine((list) => list.every((t) => ENTRA_TENANT_ID.test(t)), {
+        error: "must be a comma-separated list of Entra tenant ids (GUIDs)",
+      })
+      .optional(),
+  ),
+  ATOM_TEAMS_OTHER_TENANTS: z.preprocess(
+    emptyToUndefined,
+    z.enum(["refuse", "separate"], { error: "must be refuse or separate" }).default("refuse"),
+  ),
 
   DEEPGRAM_API_KEY: optionalString,
   DEEPGRAM_API_URL: optionalUrl,

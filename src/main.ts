@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { serve as serveHttp, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
+import type { BotFrameworkEndpoints } from "./adapters/teams/auth.ts";
 import { type Conversations, createConversations } from "./core/conversation.ts";
 import type { Messenger, Platform } from "./core/ports.ts";
 import { scheduleRetention } from "./core/maintenance.ts";
@@ -56,6 +57,8 @@ export async function createAtom(
     logger?: Logger;
     /** Mount Slack/Teams (default true; one-shot CLI commands skip them). */
     adapters?: boolean;
+    /** Bot Framework and login endpoints of another cloud (or loopback fakes); default public cloud. */
+    teamsEndpoints?: BotFrameworkEndpoints;
   } = {},
 ): Promise<Atom> {
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -129,9 +132,17 @@ export async function createAtom(
       closers.push(() => slack.close());
     }
     const { createTeamsAdapter } = await import("./adapters/teams/index.ts");
-    const teams = createTeamsAdapter({ config, db, bot, logger });
+    const teams = createTeamsAdapter({
+      config,
+      db,
+      bot,
+      logger,
+      conversations,
+      endpoints: opts.teamsEndpoints,
+    });
     routes.push(teams.routes);
     messengers.set("teams", teams.messenger);
+    if (teams.readiness) readiness.push(teams.readiness);
     closers.push(() => teams.close());
   }
 
@@ -229,7 +240,10 @@ export interface RunningServer {
  * and when `ATOM_DOCS_DIR` is set indexes that folder into the default tenant (in the background,
  * after the server listens) and re-syncs it every `ATOM_SYNC_INTERVAL_SECONDS`.
  */
-export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  opts: { logger?: Logger; teamsEndpoints?: BotFrameworkEndpoints } = {},
+): Promise<RunningServer> {
   const atom = await createAtom(config, opts);
   const { logger } = atom;
   const stops: (() => void)[] = [];

@@ -9,7 +9,7 @@ import { principalsFor } from "../security/permissions.ts";
 import { DEFAULT_MIN_CONFIDENCE } from "./answer.ts";
 import { askReply } from "./handlers/ask.ts";
 import type { HandlerContext } from "./handlers/context.ts";
-import { helpReply } from "./handlers/help.ts";
+import { filesReply, helpReply } from "./handlers/help.ts";
 import { rememberReply } from "./handlers/remember.ts";
 import { searchReply } from "./handlers/search.ts";
 import { statusReply } from "./handlers/status.ts";
@@ -23,7 +23,12 @@ import type {
   HandleOptions,
   StatusContributor,
 } from "./types.ts";
-import { formatTranscriptQuote, transcriptQuoteBlocks, type VoiceNotes } from "../voice/index.ts";
+import {
+  formatTranscriptQuote,
+  SUPPORTED_AUDIO_FORMATS,
+  transcriptQuoteBlocks,
+  type VoiceNotes,
+} from "../voice/index.ts";
 
 export interface BotDeps {
   db: Db;
@@ -188,7 +193,11 @@ export function createBot(deps: BotDeps): Bot {
           text = cleanText(result.transcript);
         }
         const message = { ...msg, text };
-        reply = await route(message, opts.sources);
+        // A file without a question (and not a voice note): say what Atom reads, not the help card.
+        reply =
+          !audio && text.trim() === "" && msg.files.length > 0 && !msg.files.some((f) => f.isVoiceNote)
+            ? filesReply(SUPPORTED_AUDIO_FORMATS)
+            : await route(message, opts.sources);
         if (prefix) {
           reply = {
             ...reply,

@@ -178,14 +178,22 @@ export function createConversations(deps: {
           );
         }, workingAfter)
       : undefined;
-    try {
-      const reply = await bot.handle(msg, { progress: (r) => adapter.send(turn, r) });
-      await adapter.send(turn, reply);
-    } finally {
+    /** Ends the working signal (at most once); never throws. */
+    const endWorking = async () => {
       if (signal) clearTimeout(signal);
       if (starting) await starting;
-      if (stopWorking)
-        await stopWorking().catch((err: unknown) => log.debug({ err }, "removing working signal failed"));
+      const stop = stopWorking;
+      stopWorking = undefined;
+      if (stop) await stop().catch((err: unknown) => log.debug({ err }, "removing working signal failed"));
+    };
+    try {
+      const reply = await bot.handle(msg, { progress: (r) => adapter.send(turn, r) });
+      // The signal ends before the answer goes out, so it never shows after the answer
+      // (e.g. a typing indicator posted while the answer was on its way).
+      await endWorking();
+      await adapter.send(turn, reply);
+    } finally {
+      await endWorking();
     }
     return { handled: true };
   }

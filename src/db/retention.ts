@@ -2,7 +2,10 @@ import type { Db } from "./types.ts";
 
 /** How long Atom keeps each kind of record, in days (DESIGN.md, Storage; README "Data retention"). */
 export interface RetentionPolicy {
-  /** Thread context (turns), stored answers and their feedback text, unshared `/atom` answers. */
+  /**
+   * Thread context (turns), stored answers and their feedback text, unshared `/atom` answers, and
+   * the answer behind each Teams message.
+   */
   threadDays: number;
   /** Identities of processed deliveries (the dedupe record of redelivered events) and finished jobs. */
   eventDays: number;
@@ -45,6 +48,12 @@ export async function applyRetention(
     [
       "reply_shares",
       "DELETE FROM reply_shares WHERE created_at < now() - make_interval(days => $1)",
+      [days(policy.threadDays)],
+    ],
+    [
+      // Which answer a Teams message carried: useless once the answer itself is gone.
+      "teams_sent_messages",
+      "DELETE FROM teams_sent_messages WHERE created_at < now() - make_interval(days => $1)",
       [days(policy.threadDays)],
     ],
     [

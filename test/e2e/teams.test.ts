@@ -1,7 +1,9 @@
 /**
  * End to end: `atom serve` (startServer) with the handbook indexed, Teams activities delivered to
- * `POST /api/messages` with the fake Bot Connector as their serviceUrl (emulator mode: no app id,
- * loopback only), answers asserted where the fake received them.
+ * `POST /api/messages` with the fake Bot Connector as their serviceUrl — first in emulator mode (no
+ * app id, loopback only), then with an app id (JWT-signed activities from an allowed and a foreign
+ * organisation, replies with a token from the fake identity platform) — answers asserted where the
+ * fake received them. Tests wait on the job worker's drain signal.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -14,13 +16,21 @@ import { createLogger, silentLogger } from "../../src/observability/logger.ts";
 import {
   activityText,
   cardActionInvoke,
+  fileAttachment,
   mention,
   postActivity,
   TEST_BOT,
+  TEST_TEAMS_TENANT,
   TEST_USER,
   teamsMessage,
 } from "../helpers/teams.ts";
-import { type FakeBotConnector, startFakeBotConnector } from "../integration/fakes/botframework.ts";
+import { REFUSAL_TEXT } from "../../src/adapters/teams/index.ts";
+import {
+  type FakeBotConnector,
+  startFakeBotConnector,
+  startFakeBotFrameworkAuth,
+} from "../integration/fakes/botframework.ts";
+import { startFakeMicrosoftLogin } from "../integration/fakes/microsoft-login.ts";
 
 const HANDBOOK = path.resolve(import.meta.dirname, "../../../shared/corpus/handbook");
 const haveCorpus = fs.existsSync(HANDBOOK);
@@ -71,8 +81,7 @@ describe.skipIf(!haveCorpus)("atom serve + Teams (fake Bot Connector, handbook i
     const res = await postActivity(server.url, activity);
     expect(res.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(15_000);
-    await fake.waitFor(() => fake.messages().length >= 1, 20_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await server.atom.jobs.drain();
     const messages = fake.messages();
     expect(messages).toHaveLength(1);
     const reply = messages[0]!;
@@ -81,8 +90,10 @@ describe.skipIf(!haveCorpus)("atom serve + Teams (fake Bot Connector, handbook i
     expect(reply.conversationId).toBe(thread);
     expect(reply.activityId).toBe(activity.id);
     expect(activityText(reply.body)).toContain("spending-company-money.md");
-    // The typing indicator went first, and nothing went to the bare channel id.
-    expect(fake.posted()[0]?.body.type).toBe("typing");
+    // Typing indicators (for a slow answer) and the answer all went into the thread, before the
+    // answer; nothing went to the bare channel id.
+    expect(fake.posted().at(-1)?.body.type).toBe("message");
+    for (const c of fake.posted().slice(0, -1)) expect(c.body.type).toBe("typing");
     for (const c of fake.calls)
       expect(c.conversationId === undefined || c.conversationId === thread).toBe(true);
 
@@ -115,7 +126,8 @@ describe.skipIf(!haveCorpus)("atom serve + Teams (fake Bot Connector, handbook i
     fake.reset();
     const activity = teamsMessage({ serviceUrl: fake.url, kind: "personal", text: "help" });
     expect((await postActivity(server.url, activity)).status).toBe(200);
-    await fake.waitFor(() => fake.messages().length >= 1, 20_000);
+    await server.atom.jobs.drain();
+    expect(fake.messages()).toHaveLength(1);
     const reply = fake.messages()[0]!;
     const conv = (activity.conversation as { id: string }).id;
     expect(reply.conversationId).toBe(conv);
@@ -123,6 +135,45 @@ describe.skipIf(!haveCorpus)("atom serve + Teams (fake Bot Connector, handbook i
     expect(activityText(reply.body).toLowerCase()).toContain("status");
     // Personal chat: the asker's e-mail was looked up (TeamsInfo member route).
     expect(fake.calls.some((c) => c.kind === "member" && c.memberId === TEST_USER.id)).toBe(true);
+  });
+
+  it('strips the bot\'s mention when the entity has no text, so "<at>…</at> help" is help', async () => {
+    fake.reset();
+    const entity = { type: "mention", mentioned: { id: TEST_BOT.id, name: "Chat SDK Demo" } };
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "groupChat",
+      text: "<at>Chat SDK Demo</at> help",
+      entities: [entity],
+    });
+    expect((await postActivity(server.url, activity)).status).toBe(200);
+    await server.atom.jobs.drain();
+    expect(fake.messages()).toHaveLength(1);
+    expect(activityText(fake.messages()[0]!.body)).toContain("Here is what I can do");
+  });
+
+  it("answers a file sent without text in a personal chat with what Atom reads, not the help card", async () => {
+    fake.reset();
+    const docUrl = fake.addFile(
+      "Plan.docx",
+      Buffer.from("PK\u0003\u0004 a document"),
+      "application/octet-stream",
+    );
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "personal",
+      text: "",
+      attachments: [fileAttachment("Plan.docx", docUrl, "docx")],
+    });
+    expect((await postActivity(server.url, activity)).status).toBe(200);
+    await server.atom.jobs.drain();
+    expect(fake.messages()).toHaveLength(1);
+    const text = activityText(fake.messages()[0]!.body);
+    expect(text).toContain("except voice notes");
+    expect(text).toMatch(/connected sources/);
+    expect(text).not.toContain("Here is what I can do");
+    // The document itself was never fetched.
+    expect(fake.calls.filter((c) => c.kind === "file")).toHaveLength(0);
   });
 
   it("(c) after a restart, a proactive message from the stored reference succeeds on the first try", async () => {
@@ -141,4 +192,82 @@ describe.skipIf(!haveCorpus)("atom serve + Teams (fake Bot Connector, handbook i
     expect(fake.calls[0]).toMatchObject({ kind: "send", conversationId: thread, status: 200 });
     expect(activityText(fake.calls[0]!.body!)).toContain("expense reports are due Friday");
   }, 60_000);
+
+  it("with an app id: its own organisation gets the handbook answer, another organisation a refusal and no document text", async () => {
+    const issuer = await startFakeBotFrameworkAuth();
+    const login = await startFakeMicrosoftLogin();
+    const appId = "33333333-2222-3333-4444-555555555555";
+    login.addClient({ clientId: appId, clientSecret: "e2e-secret", tenants: [TEST_TEAMS_TENANT] });
+    const secured = await startFakeBotConnector({ login, appId });
+    secured.addMember({ id: TEST_USER.id, name: TEST_USER.name, email: TEST_USER.email });
+    try {
+      await server.close();
+      server = await startServer(
+        loadConfig({
+          ATOM_DATA_DIR: dataDir,
+          PORT: "0",
+          HOST: "127.0.0.1",
+          LOG_LEVEL: "silent",
+          MICROSOFT_APP_ID: appId,
+          MICROSOFT_APP_PASSWORD: "e2e-secret",
+          MICROSOFT_APP_TENANT_ID: TEST_TEAMS_TENANT,
+        }),
+        {
+          logger: logger(),
+          teamsEndpoints: {
+            openIdMetadataUrl: issuer.openIdMetadataUrl,
+            loginUrl: login.url,
+            loginCa: login.ca,
+          },
+        },
+      );
+      const token = `Bearer ${issuer.token({ appId, serviceUrl: secured.url })}`;
+      const question = "what is the home office budget?";
+      const own = teamsMessage({ serviceUrl: secured.url, kind: "personal", text: question });
+      const foreign = teamsMessage({
+        serviceUrl: secured.url,
+        kind: "personal",
+        text: question,
+        teamsTenantId: "44444444-0000-4000-8000-0000000000cc",
+        conversationId: "a:1-foreign-chat",
+      });
+      expect((await postActivity(server.url, own, token)).status).toBe(200);
+      expect((await postActivity(server.url, foreign, token)).status).toBe(200);
+      await server.atom.jobs.drain();
+      const toOwn = secured
+        .messages()
+        .filter((c) => c.conversationId === (own.conversation as { id: string }).id);
+      const toForeign = secured.messages().filter((c) => c.conversationId === "a:1-foreign-chat");
+      expect(toOwn).toHaveLength(1);
+      expect(activityText(toOwn[0]!.body)).toContain("spending-company-money.md");
+      expect(toForeign).toHaveLength(1);
+      expect(activityText(toForeign[0]!.body)).toBe(REFUSAL_TEXT);
+      expect(JSON.stringify(toForeign[0]!.body)).not.toMatch(/spending|budget|\$/i);
+      // Every connector call carried the token Atom got from the identity platform.
+      expect(secured.calls.every((c) => c.auth === "bearer")).toBe(true);
+      expect(login.issued().length).toBeGreaterThanOrEqual(1);
+      // Nothing of the foreign organisation was stored: no reference, no thread turn.
+      const refs = await server.atom.db.query(
+        "SELECT 1 FROM teams_conversations WHERE conversation_id = $1",
+        ["a:1-foreign-chat"],
+      );
+      expect(refs.rows).toHaveLength(0);
+      const turns = await server.atom.db.query("SELECT 1 FROM thread_turns WHERE thread_id = $1", [
+        "a:1-foreign-chat",
+      ]);
+      expect(turns.rows).toHaveLength(0);
+      // /readyz shows the token check (a real token request).
+      const ready = (await (await fetch(`${server.url}/readyz`)).json()) as {
+        checks: Array<Record<string, unknown>>;
+      };
+      expect(ready.checks.find((c) => c.name === "teams")).toMatchObject({
+        ok: true,
+        detail: expect.stringMatching(/^Bot Framework token acquired at /),
+      });
+    } finally {
+      await secured.close();
+      await login.close();
+      await issuer.close();
+    }
+  }, 120_000);
 });

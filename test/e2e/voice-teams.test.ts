@@ -3,7 +3,8 @@
  * Deepgram configured. An m4a file attachment (`application/vnd.microsoft.teams.file.download.info`)
  * is downloaded from its pre-authenticated URL without an Authorization header, transcribed once
  * through the fake Deepgram `/v1/listen` (real SDK), and the transcript and the answer are posted
- * in the conversation; the same activity delivered again is not transcribed a second time.
+ * in the conversation; the same activity delivered again stops at the door (no second job) and is
+ * not transcribed a second time. Tests wait on the job worker's drain signal.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -80,7 +81,8 @@ describe.skipIf(!haveCorpus)("atom serve + Teams voice notes (fake Bot Connector
     const conversationId = (activity.conversation as { id: string }).id;
     const res = await postActivity(server.url, activity);
     expect(res.status).toBe(200);
-    await connector.waitFor(() => connector.messages().length >= 2, 30_000);
+    await server.atom.jobs.drain({ timeoutMs: 30_000 });
+    expect(connector.messages()).toHaveLength(2);
 
     const downloads = connector.calls.filter((c) => c.kind === "file");
     expect(downloads).toHaveLength(1);
@@ -101,8 +103,11 @@ describe.skipIf(!haveCorpus)("atom serve + Teams voice notes (fake Bot Connector
     expect(shown(answer!.body)).not.toContain("🎙️");
 
     // Teams redelivers the same activity (same id): nothing is downloaded, transcribed or posted again.
+    const jobs = await server.atom.jobs.store.list({ queue: "inbound" });
     expect((await postActivity(server.url, activity)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1500));
+    await server.atom.jobs.drain();
+    // The redelivery stopped at the door: no second job.
+    expect(await server.atom.jobs.store.list({ queue: "inbound" })).toHaveLength(jobs.length);
     expect(connector.calls.filter((c) => c.kind === "file")).toHaveLength(1);
     expect(deepgram.calls).toHaveLength(1);
     expect(connector.messages()).toHaveLength(2);
@@ -123,7 +128,8 @@ describe.skipIf(!haveCorpus)("atom serve + Teams voice notes (fake Bot Connector
       attachments: [fileAttachment("Plan.docx", docUrl, "docx")],
     });
     expect((await postActivity(server.url, activity)).status).toBe(200);
-    await connector.waitFor(() => connector.messages().length >= 1, 30_000);
+    await server.atom.jobs.drain({ timeoutMs: 30_000 });
+    expect(connector.messages()).toHaveLength(1);
     expect(deepgram.calls).toHaveLength(before);
     expect(connector.calls.filter((c) => c.kind === "file")).toHaveLength(0);
   });

@@ -216,4 +216,19 @@ describe("bot core", () => {
       fs.rmSync(other, { recursive: true, force: true });
     }
   });
+
+  it("answers a file sent without text with what Atom reads, not the help card", async () => {
+    const doc = { id: "f1", name: "Plan.docx", filetype: "docx", isVoiceNote: false };
+    const reply = await bot.handle(dm("", "ana", { files: [doc] }));
+    expect(reply.intent).toBe("files");
+    expect(reply.text).toContain("except voice notes");
+    expect(reply.text).toMatch(/connected sources/);
+    expect(reply.text).not.toContain("Here is what I can do");
+    // With a question, the file does not change what Atom does.
+    const asked = await bot.handle(dm("how much is the home office budget?", "ana", { files: [doc] }));
+    expect(asked.intent).toBe("ask");
+    // A voice note is never answered with "I don't read files".
+    const voice = await bot.handle(dm("", "ana", { files: [{ ...doc, name: "a.m4a", isVoiceNote: true }] }));
+    expect(voice.intent).not.toBe("files");
+  });
 });

@@ -197,6 +197,21 @@ describe.each(testBackends())("conversation pipeline on $name", (backend) => {
     expect(adapter.signals).toEqual(["on:slow", "off:slow"]);
   });
 
+  it("ends the working signal before the answer goes out", async () => {
+    worker.start();
+    bot.delayMs = 300;
+    const seen: string[] = [];
+    const send = adapter.send.bind(adapter);
+    adapter.send = async (turn, reply) => {
+      seen.push(adapter.signals.join(","));
+      return send(turn, reply);
+    };
+    await deliver({ id: "order", text: "slow", direct: true });
+    await worker.drain();
+    expect(seen).toEqual(["on:order,off:order"]);
+    expect(adapter.sent).toEqual([{ id: "order", text: "echo: slow" }]);
+  });
+
   it("retries a transient send failure and posts the answer once", async () => {
     worker = new JobWorker(new JobStore(db), { logger, pollMs: 50 });
     const c = createConversations({ bot: bot as unknown as Bot, jobs: worker, logger });

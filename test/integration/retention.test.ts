@@ -41,6 +41,10 @@ describe.each(testBackends())("retention on $name", (backend) => {
          VALUES ('s-${days}', 't', 'slack', 'C', 'U', '{}'::jsonb, ${at})`,
       );
       await db.query(
+        `INSERT INTO teams_sent_messages (tenant_id, conversation_id, activity_id, answer_id, created_at)
+         VALUES ('t', 'a:1', 'm-${days}', 'a-${days}', ${at})`,
+      );
+      await db.query(
         `INSERT INTO jobs (queue, tenant_id, job_key, status, finished_at) VALUES ('inbound', 't', 'done-${days}', 'done', ${at})`,
       );
       await db.query(
@@ -63,6 +67,12 @@ describe.each(testBackends())("retention on $name", (backend) => {
     expect(await keys("SELECT answer_id AS k FROM answers")).toEqual(["a-1", "a-29", "a-6", "a-8"]);
     expect(await keys("SELECT event_key AS k FROM processed_events")).toEqual(["e-1", "e-6"]);
     expect(await keys("SELECT share_id AS k FROM reply_shares")).toEqual(["s-1", "s-29", "s-6", "s-8"]);
+    expect(await keys("SELECT activity_id AS k FROM teams_sent_messages")).toEqual([
+      "m-1",
+      "m-29",
+      "m-6",
+      "m-8",
+    ]);
     expect(await keys("SELECT job_key AS k FROM jobs")).toEqual([
       "dead-1",
       "dead-29",
@@ -77,6 +87,7 @@ describe.each(testBackends())("retention on $name", (backend) => {
       thread_turns: 2,
       answers: 2,
       reply_shares: 2,
+      teams_sent_messages: 2,
       processed_events: 4,
       jobs: 6,
       oauth_states: 1,

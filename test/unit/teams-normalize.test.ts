@@ -2,19 +2,24 @@ import { describe, expect, it } from "vitest";
 import { makeReply } from "../../src/bot/reply.ts";
 import {
   checkActivityShape,
+  checkServiceUrl,
   isLoopbackAddress,
   loopbackServiceUrl,
+  MAX_ACTIVITY_DEPTH,
+  nestedDeeperThan,
 } from "../../src/adapters/teams/activity.ts";
 import { aiEntity, parseCardAction, replyActivity, replyCard } from "../../src/adapters/teams/cards.ts";
 import {
-  atomTenantFor,
+  addressesBot,
   baseConversationId,
   cleanText,
   conversationType,
   filesOf,
   mentionsBot,
   TEAMS_FILE_DOWNLOAD_INFO,
+  teamsTenantId,
   threadConversationId,
+  userTimeZone,
 } from "../../src/adapters/teams/normalize.ts";
 import { isVoiceNote } from "../../src/voice/index.ts";
 import {
@@ -57,6 +62,23 @@ describe("cleanText", () => {
     expect(cleanText(undefined, undefined, undefined)).toBe("");
   });
 
+  it("removes the bot's mention when the entity has no text (some clients), by its <at> markup", () => {
+    const bare = { type: "mention", mentioned: { id: TEST_BOT.id, name: "Chat SDK Demo" } };
+    expect(cleanText("<at>Chat SDK Demo</at> help", [bare], TEST_BOT.id)).toBe("help");
+    expect(cleanText("<at>chat sdk demo</at>&nbsp;status", [bare], TEST_BOT.id)).toBe("status");
+    // HTML-escaped names in the markup.
+    const amp = { type: "mention", mentioned: { id: TEST_BOT.id, name: "Q&A Bot" } };
+    expect(cleanText("<at>Q&amp;A Bot</at> help", [amp], TEST_BOT.id)).toBe("help");
+    // No markup at all: the bot's name at the very start goes, the same words later stay.
+    expect(cleanText("Chat SDK Demo help", [bare], TEST_BOT.id)).toBe("help");
+    expect(cleanText("help me with Chat SDK Demo", [bare], TEST_BOT.id)).toBe("help me with Chat SDK Demo");
+    // A person's mention without text becomes their name; only the bot's own mention goes.
+    const person = { type: "mention", mentioned: { id: dana.id, name: "Dana Fox" } };
+    expect(cleanText("<at>Chat SDK Demo</at> ask <at>Dana Fox</at>", [bare, person], TEST_BOT.id)).toBe(
+      "ask Dana Fox",
+    );
+  });
+
   it("detects bot mentions by recipient id", () => {
     const activity = { recipient: { id: TEST_BOT.id, name: "Ask Bot" }, entities: [mention(dana)] };
     expect(mentionsBot(activity)).toBe(false);
@@ -94,9 +116,52 @@ describe("threads and conversation types", () => {
     ).toBe("channel");
   });
 
-  it("maps the env-configured bot's Teams tenants to the default tenant", () => {
-    expect(atomTenantFor("72f988bf-0000-4000-8000-000000000001")).toBe("default");
-    expect(atomTenantFor(undefined)).toBe("default");
+  it("reads the Entra tenant id, and none when the activity names two different ones", () => {
+    const t = "72f988bf-0000-4000-8000-000000000001";
+    expect(teamsTenantId({ conversation: { tenantId: t } } as never)).toBe(t);
+    expect(teamsTenantId({ channelData: { tenant: { id: t } } } as never)).toBe(t);
+    expect(
+      teamsTenantId({
+        conversation: { tenantId: t.toUpperCase() },
+        channelData: { tenant: { id: t } },
+      } as never),
+    ).toBe(t);
+    expect(
+      teamsTenantId({
+        conversation: { tenantId: "00000000-0000-4000-8000-00000000000f" },
+        channelData: { tenant: { id: t } },
+      } as never),
+    ).toBeUndefined();
+    expect(teamsTenantId({ conversation: { tenantId: " " } } as never)).toBeUndefined();
+  });
+
+  it("tells which activities are addressed to the bot", () => {
+    const serviceUrl = "https://smba.trafficmanager.net/amer/";
+    expect(addressesBot(teamsMessage({ serviceUrl, kind: "personal", text: "hi" }) as never)).toBe(true);
+    expect(addressesBot(teamsMessage({ serviceUrl, kind: "channel", text: "hi" }) as never)).toBe(false);
+    expect(
+      addressesBot(
+        teamsMessage({
+          serviceUrl,
+          kind: "channel",
+          text: "<at>Ask Bot</at> hi",
+          entities: [mention(TEST_BOT)],
+        }) as never,
+      ),
+    ).toBe(true);
+    expect(addressesBot(botAddedUpdate({ serviceUrl, kind: "channel" }) as never)).toBe(true);
+    expect(addressesBot(installationUpdate({ serviceUrl, kind: "channel", action: "add" }) as never)).toBe(
+      true,
+    );
+    expect(addressesBot(installationUpdate({ serviceUrl, kind: "channel", action: "remove" }) as never)).toBe(
+      false,
+    );
+  });
+
+  it("reads the asker's time zone when it is a real IANA zone", () => {
+    expect(userTimeZone({ localTimezone: "Europe/Berlin" } as never)).toBe("Europe/Berlin");
+    expect(userTimeZone({ localTimezone: "Mars/Olympus" } as never)).toBeUndefined();
+    expect(userTimeZone({} as never)).toBeUndefined();
   });
 });
 
@@ -150,6 +215,34 @@ describe("filesOf", () => {
       ["notes.docx", false],
       ["a.ogg", true],
     ]);
+    // The adapter's own verdict, which the core reads.
+    expect(files.map((f) => f.isVoiceNote)).toEqual([true, true, false, true]);
+  });
+
+  it("marks every Teams audio file type and audio/* as a voice note, and lists images without fetching them", () => {
+    const info = (fileType: string) => ({
+      contentType: TEAMS_FILE_DOWNLOAD_INFO,
+      name: `f.${fileType}`,
+      content: { downloadUrl: `https://files.example/f.${fileType}`, fileType },
+    });
+    const types = ["m4a", "mp3", "wav", "ogg", "webm", "mp4", "aac", "pdf", "png", "mov"];
+    const files = filesOf(
+      [
+        ...types.map(info),
+        { contentType: "audio/webm", name: "rec", contentUrl: "https://files.example/rec" },
+        { contentType: "image/png", name: "shot.png", contentUrl: "https://smba.example/v3/attachments/1" },
+        { contentType: "application/vnd.microsoft.card.hero", content: {} },
+        { contentType: "text/html", content: "<p>hello</p>" },
+      ],
+      { maxBytes: 1024 },
+    );
+    expect(files.map((f) => [f.name, f.isVoiceNote])).toEqual([
+      ...types.map((t) => [`f.${t}`, ["m4a", "mp3", "wav", "ogg", "webm", "mp4", "aac"].includes(t)]),
+      ["rec", true],
+      ["shot.png", false],
+    ]);
+    // Teams-hosted images need the bot's token: Atom never downloads them.
+    expect(files.at(-1)?.download).toBeUndefined();
   });
 
   it("rejects failed and oversized downloads", async () => {
@@ -321,7 +414,8 @@ describe("loopback checks for local mode", () => {
     expect(loopbackServiceUrl("http://127.1:4555/")).toBe("http://127.0.0.1:4555/");
     expect(loopbackServiceUrl("http://[::ffff:7f00:1]:4555/")).toBe("http://127.0.0.1:4555/");
     expect(loopbackServiceUrl("http://[::ffff:127.0.0.2]:4555/")).toBe("http://127.0.0.2:4555/");
-    expect(loopbackServiceUrl("http://[::1]:4555/")).toBe("http://localhost:4555/");
+    // The connector client would look "[::1]" up as a host name: refused (see checkServiceUrl).
+    expect(loopbackServiceUrl("http://[::1]:4555/")).toBeUndefined();
     // The host the WHATWG parser sees is the host that is checked and then used.
     expect(loopbackServiceUrl("http://127.0.0.1\\@example.invalid/")).toBe(
       "http://127.0.0.1/@example.invalid/",
@@ -357,5 +451,43 @@ describe("filesOf with odd attachment content", () => {
       { maxBytes: 10 },
     );
     expect(f?.id).toBe("0:a.pdf");
+  });
+});
+
+describe("checkServiceUrl", () => {
+  it("answers at the exact host or refuses: IPv6 literals are refused in both modes", () => {
+    expect(checkServiceUrl("https://smba.trafficmanager.net/amer/", "authenticated")).toEqual({
+      ok: true,
+      url: "https://smba.trafficmanager.net/amer/",
+    });
+    for (const mode of ["authenticated", "local"] as const) {
+      const v6 = checkServiceUrl("http://[::1]:3978/", mode);
+      expect(v6.ok).toBe(false);
+      expect(!v6.ok && v6.error).toMatch(/IPv6 address literal is not supported/);
+    }
+    expect(checkServiceUrl("http://[2001:db8::1]/", "authenticated").ok).toBe(false);
+    expect(checkServiceUrl("http://[::ffff:7f00:1]:3978/", "local")).toEqual({
+      ok: true,
+      url: "http://127.0.0.1:3978/",
+    });
+    const far = checkServiceUrl("http://10.0.0.1/", "local");
+    expect(!far.ok && far.error).toMatch(/must be an http\(s\) URL on loopback/);
+    expect(checkServiceUrl("ftp://x/", "authenticated").ok).toBe(false);
+  });
+});
+
+describe("nestedDeeperThan", () => {
+  it("measures nesting without recursion, however deep", () => {
+    expect(nestedDeeperThan({ a: { b: [1, { c: 2 }] } }, 4)).toBe(false);
+    expect(nestedDeeperThan({ a: { b: [1, { c: {} }] } }, 4)).toBe(true);
+    expect(nestedDeeperThan("text", 1)).toBe(false);
+    const deep = JSON.parse(`${'{"a":'.repeat(50_000)}1${"}".repeat(50_000)}`);
+    expect(nestedDeeperThan(deep, MAX_ACTIVITY_DEPTH)).toBe(true);
+    const real = teamsMessage({
+      serviceUrl: "https://smba.trafficmanager.net/amer/",
+      kind: "channel",
+      text: "x",
+    });
+    expect(nestedDeeperThan(real, MAX_ACTIVITY_DEPTH)).toBe(false);
   });
 });

@@ -1,10 +1,127 @@
-/** Microsoft Teams adapter: see adapter.ts. */
-export {
-  ConversationUnreachableError,
-  createTeamsAdapter,
-  type TeamsAdapter,
-  type TeamsAdapterDeps,
-} from "./adapter.ts";
+/**
+ * Atom in Microsoft Teams (DESIGN.md, Core flows): the door (`routes.ts`: JWT, shape, tenant,
+ * one INSERT into the core's inbox, 200), the worker side (`turns.ts`: reference, normalise, answer
+ * in the right conversation), in-request invokes (`invoke.ts`), proactive sends (`messenger.ts`),
+ * Adaptive Cards (`cards.ts`), tenancy (`tenants.ts`) and honest health (`health.ts`).
+ * Without `MICROSOFT_APP_ID` the bot runs in local mode: activities are accepted without
+ * authentication, only from loopback, and answered only at a loopback serviceUrl (a warning says so).
+ */
+import { CloudAdapter } from "botbuilder";
+import type { Bot } from "../../bot/types.ts";
+import type { Config } from "../../config.ts";
+import { DEFAULT_TENANT } from "../../config.ts";
+import type { Conversations } from "../../core/conversation.ts";
+import type { Messenger, TenantResolver } from "../../core/ports.ts";
+import { TeamsConversations } from "../../db/teams.ts";
+import type { Db } from "../../db/types.ts";
+import type { Logger } from "../../observability/logger.ts";
+import type { ReadinessCheck, RouteMounter } from "../../server/app.ts";
+import { type BotFrameworkEndpoints, createBotAuth } from "./auth.ts";
+import { describeError } from "./errors.ts";
+import { TeamsHealth, type TeamsHealthOptions } from "./health.ts";
+import { createTeamsMessenger } from "./messenger.ts";
+import { createTeamsRoutes } from "./routes.ts";
+import { TeamsConnector } from "./send.ts";
+import { checkTenancy, createTeamsTenantResolver, teamsTenancy } from "./tenants.ts";
+import { createTeamsTurns } from "./turns.ts";
+
+export type { BotFrameworkEndpoints } from "./auth.ts";
 export { replyActivity, replyCard } from "./cards.ts";
-export { atomTenantFor, cleanText, threadConversationId } from "./normalize.ts";
-export { ConversationReferences, type StoredReference } from "./references.ts";
+export { cleanText, threadConversationId } from "./normalize.ts";
+export { ConversationUnreachableError } from "./send.ts";
+export { createTeamsTenantResolver, REFUSAL_TEXT, teamsTenancy } from "./tenants.ts";
+
+/** Dependencies of the Teams adapter. */
+export interface TeamsAdapterDeps {
+  config: Config;
+  db: Db;
+  bot: Bot;
+  logger: Logger;
+  /** The core pipeline the door hands activities to (the adapter registers its worker side). */
+  conversations: Conversations;
+  /** Fetch used for attachment downloads (default: global fetch). */
+  fetch?: typeof fetch;
+  /** How often the typing indicator repeats while an answer is produced (ms, default 3000). */
+  typingIntervalMs?: number;
+  /** Bot Framework and login endpoints for other clouds and loopback tests (default: public cloud). */
+  endpoints?: BotFrameworkEndpoints;
+  /** How long token checks are reused (status, /readyz). */
+  health?: TeamsHealthOptions;
+}
+
+/** The Teams surface of Atom. */
+export interface TeamsAdapter {
+  /** Mounts `POST /api/messages`. */
+  routes: RouteMounter;
+  /** Proactive sends from stored conversation references. */
+  messenger: Messenger;
+  /**
+   * The `/readyz` part `teams` (non-critical): a real Bot Framework token request. Undefined in
+   * local mode, where there is no token to get.
+   */
+  readiness?: ReadinessCheck;
+  /** Which Atom tenant an Entra tenant belongs to (undefined: refused). */
+  tenants: TenantResolver;
+  /** Conversation reference storage. */
+  references: TeamsConversations;
+  /** Token and reply health. */
+  health: TeamsHealth;
+  /** Whether inbound activities must carry a valid Bot Framework JWT (an app id is configured). */
+  authenticated: boolean;
+  /** Releases resources (nothing runs outside the job worker; kept for symmetry). */
+  close(): Promise<void>;
+}
+
+const LOCAL_MODE_WARNING =
+  "MICROSOFT_APP_ID is not set: Teams activities at POST /api/messages are accepted WITHOUT authentication, " +
+  "only from loopback (127.0.0.1 / ::1), and answered only at a loopback serviceUrl. Set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD before connecting Atom to Teams.";
+
+/**
+ * Creates the Teams adapter, registers its worker side with the conversation pipeline and its
+ * status line with the bot.
+ * @throws Error when the settings cannot work (SingleTenant without MICROSOFT_APP_TENANT_ID, no
+ *   password, an app that would refuse every organisation).
+ */
+export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
+  const { config, db, bot, conversations } = deps;
+  const log = deps.logger.child({ adapter: "teams" });
+  const tenancy = teamsTenancy(config);
+  checkTenancy(config, tenancy);
+  const auth = createBotAuth(config, deps.endpoints);
+  if (!auth.authenticated) log.warn(LOCAL_MODE_WARNING);
+  const resolver = createTeamsTenantResolver(tenancy);
+  const references = new TeamsConversations(db);
+  const health = new TeamsHealth(auth, deps.health);
+  const cloud = new CloudAdapter(auth.framework);
+  cloud.onTurnError = async (_context, err) => {
+    log.error({ error: describeError(err) }, "teams: proactive turn failed");
+  };
+  const connector = new TeamsConnector(cloud, auth.appId, health, log);
+  conversations.register(
+    createTeamsTurns({
+      resolver,
+      references,
+      connector,
+      logger: deps.logger,
+      maxFileBytes: config.env.VOICE_MAX_BYTES,
+      fetch: deps.fetch,
+      typingIntervalMs: deps.typingIntervalMs ?? 3000,
+    }),
+  );
+  bot.addStatusContributor(async (tenantId) => {
+    const n = await references.counts(tenantId);
+    // The env-configured bot serves the default tenant; other tenants only hear about Teams if they use it.
+    if (tenantId !== DEFAULT_TENANT && n.active + n.inactive === 0) return [];
+    return [`${await health.statusLine()}; ${n.active} conversation(s) reachable, ${n.inactive} inactive`];
+  });
+  return {
+    routes: createTeamsRoutes({ auth, bot, conversations, resolver, references, logger: deps.logger }),
+    messenger: createTeamsMessenger({ references, connector, resolver, logger: deps.logger }),
+    readiness: auth.authenticated ? health.readiness() : undefined,
+    tenants: resolver,
+    references,
+    health,
+    authenticated: auth.authenticated,
+    async close() {},
+  };
+}

@@ -1,11 +1,11 @@
 /**
  * Pure functions that turn a Teams activity into Atom's platform-neutral pieces: the question
- * text (bot mention removed), the thread conversation id, the files, and the tenant mapping.
+ * text (bot mention removed), the thread conversation id, the files (with their voice-note
+ * verdict), the Entra tenant id, and whether the activity is meant for the bot.
  * Teams wire format: https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/channel-and-group-conversations
  */
 import type { Activity, Attachment, Entity } from "botbuilder";
-import { DEFAULT_TENANT } from "../../config.ts";
-import type { ChatFile } from "../types.ts";
+import type { ChatFile } from "../../core/ports.ts";
 
 /** Attachment content type of a file a user shared with the bot in Teams. */
 export const TEAMS_FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info";
@@ -34,37 +34,81 @@ function safeCodePoint(n: number): string {
 
 interface MentionEntity {
   type: "mention";
-  text?: string;
-  mentioned?: { id?: string; name?: string };
+  text?: string | null;
+  mentioned?: { id?: string | null; name?: string | null } | null;
 }
 
 function isMention(e: Entity): e is Entity & MentionEntity {
   return e?.type === "mention";
 }
 
+/** Characters with a meaning in a regular expression, escaped. */
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** The name as Teams may write it inside `<at>…</at>` (plain or HTML-escaped). */
+function markupPattern(name: string): RegExp {
+  const escaped = name.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const alternatives = [...new Set([name, escaped])].map(escapeRegExp).join("|");
+  return new RegExp(`<at[^>]*>\\s*(?:${alternatives})\\s*</at>`, "i");
+}
+
 /**
- * The question text of a Teams message: the bot's own mention (matched by `recipient.id`; its
- * `<at>…</at>` text removed literally) is dropped, other people's mentions become their names,
- * remaining tags are stripped, `&nbsp;` and other entities decoded, CR/LF and runs of spaces
- * collapsed to single spaces.
- * Example: `<at>Ask Bot</at>&nbsp;summarize <at>Dana Fox</at> notes\r\n` → `summarize Dana Fox notes`.
+ * Removes the first place a mention entity appears in `text`: its literal `text` (`<at>Name</at>`)
+ * when Teams sent one, else `<at>…</at>` around `mentioned.name` (some clients send mention
+ * entities without `text`). @returns the new text, or undefined when the mention was not found.
+ */
+function replaceMention(text: string, e: MentionEntity, replacement: string): string | undefined {
+  if (typeof e.text === "string" && e.text.length > 0) {
+    const i = text.indexOf(e.text);
+    if (i !== -1) return `${text.slice(0, i)}${replacement}${text.slice(i + e.text.length)}`;
+  }
+  const name = e.mentioned?.name?.trim();
+  if (!name) return undefined;
+  const m = markupPattern(name).exec(text);
+  if (!m) return undefined;
+  return `${text.slice(0, m.index)}${replacement}${text.slice(m.index + m[0].length)}`;
+}
+
+/**
+ * The question text of a Teams message: the bot's own mentions (entities whose `mentioned.id` is
+ * `recipient.id`) are removed — by the entity's literal `text`, or by `<at>name</at>` when the entity
+ * has no `text`, or, when the client sent no markup at all, by the bot's name at the very start —
+ * other people's mentions become their names, remaining tags are stripped, `&nbsp;` and other
+ * entities decoded, CR/LF and runs of spaces collapsed to single spaces.
+ * Examples: `<at>Ask Bot</at>&nbsp;summarize <at>Dana Fox</at> notes\r\n` → `summarize Dana Fox notes`;
+ * `<at>Chat SDK Demo</at> help` with a mention entity without `text` → `help`.
  */
 export function cleanText(
-  text: string | undefined,
-  entities: Entity[] | undefined,
+  text: string | undefined | null,
+  entities: Entity[] | undefined | null,
   botId: string | undefined,
 ): string {
   let out = text ?? "";
-  for (const e of entities ?? []) {
-    if (!isMention(e) || typeof e.text !== "string" || e.text.length === 0) continue;
-    const own = botId !== undefined && e.mentioned?.id === botId;
-    const replacement = own ? " " : ` ${stripTags(e.text)} `;
-    out = out.split(e.text).join(replacement);
+  const mentions = (entities ?? []).filter(isMention);
+  const own = mentions.filter((e) => botId !== undefined && e.mentioned?.id === botId);
+  const others = mentions.filter((e) => !own.includes(e));
+  let leadingName: string | undefined;
+  for (const e of own) {
+    const next = replaceMention(out, e, " ");
+    if (next !== undefined) out = next;
+    else leadingName ??= e.mentioned?.name?.trim() || undefined;
   }
-  out = out.replace(/<at>([\s\S]*?)<\/at>/gi, "$1");
+  for (const e of others) {
+    const name = stripTags((typeof e.text === "string" && e.text ? e.text : "") || (e.mentioned?.name ?? ""));
+    const next = replaceMention(out, e, ` ${name} `);
+    if (next !== undefined) out = next;
+  }
+  out = out.replace(/<at[^>]*>([\s\S]*?)<\/at>/gi, "$1");
   out = stripTags(out.replace(/<br\s*\/?>/gi, "\n").replace(/<\/(p|div)>/gi, "\n"));
   out = decodeEntities(out);
-  return out.replace(/[\s\u00a0]+/g, " ").trim();
+  out = out.replace(/[\s\u00a0]+/g, " ").trim();
+  if (leadingName && out.toLowerCase().startsWith(leadingName.toLowerCase())) {
+    const rest = out.slice(leadingName.length);
+    if (rest === "" || /^[\s,:]/.test(rest)) out = rest.replace(/^[\s,:]+/, "");
+  }
+  return out;
 }
 
 function stripTags(s: string): string {
@@ -110,48 +154,115 @@ export function threadConversationId(activity: Partial<Activity>): string {
   return `${id};messageid=${root}`;
 }
 
-/** The Teams (Entra) tenant id of an activity. */
-export function teamsTenantId(activity: Partial<Activity>): string | undefined {
-  return activity.conversation?.tenantId ?? activity.channelData?.tenant?.id ?? undefined;
-}
-
 /**
- * Maps a Teams tenant to an Atom tenant — the one place this rule lives. The bot configured by
- * environment (`MICROSOFT_APP_ID`) belongs to the default tenant (DESIGN.md, Tenants), whatever
- * Teams tenant the conversation is in; the Teams tenant id is kept on the conversation reference.
+ * The Teams (Entra) tenant id of an activity: `channelData.tenant.id` (Teams always sets it) or
+ * `conversation.tenantId`. When both are present and differ, the activity names no tenant
+ * (undefined), so it is treated like one without a tenant id.
  */
-export function atomTenantFor(_teamsTenantId: string | undefined): string {
-  return DEFAULT_TENANT;
+export function teamsTenantId(activity: Partial<Activity>): string | undefined {
+  const fromChannelData = nonEmpty(activity.channelData?.tenant?.id);
+  const fromConversation = nonEmpty(activity.conversation?.tenantId);
+  if (fromChannelData && fromConversation && fromChannelData.toLowerCase() !== fromConversation.toLowerCase())
+    return undefined;
+  return fromChannelData ?? fromConversation;
+}
+
+function nonEmpty(v: unknown): string | undefined {
+  return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
 }
 
 /**
- * Files attached to a Teams message: shared files (`…file.download.info`, with a pre-authenticated
- * `downloadUrl`; `mimetype` is that attachment type and `filetype` the file's extension from
- * `content.fileType`) and `audio/*` attachments (`contentUrl`; `mimetype` the audio type). `download` GETs the URL without an
+ * Whether a message or installation activity is meant for the bot, so that it deserves an answer
+ * (or a refusal): a personal chat, a mention of the bot, or the bot being added to a conversation.
+ */
+export function addressesBot(activity: Partial<Activity>): boolean {
+  const botId = activity.recipient?.id;
+  if (activity.type === "message") return conversationType(activity) === "personal" || mentionsBot(activity);
+  if (activity.type === "installationUpdate") return String(activity.action ?? "").startsWith("add");
+  if (activity.type === "conversationUpdate")
+    return (activity.membersAdded ?? []).some((m) => botId !== undefined && m?.id === botId);
+  return false;
+}
+
+/** The person's IANA time zone from a Teams activity (`localTimezone`), when it is one Node knows. */
+export function userTimeZone(activity: Partial<Activity>): string | undefined {
+  const tz = (activity as { localTimezone?: unknown }).localTimezone;
+  if (typeof tz !== "string" || tz.length === 0 || tz.length > 64) return undefined;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return tz;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Shared-file types Teams sends as `…file.download.info` that are voice notes (recorded clips and
+ * audio files): m4a, mp3, wav, ogg, webm, mp4, aac.
+ */
+export const TEAMS_AUDIO_TYPES: ReadonlySet<string> = new Set([
+  "m4a",
+  "mp3",
+  "wav",
+  "ogg",
+  "webm",
+  "mp4",
+  "aac",
+]);
+
+/** Attachment types that are never files: the message's own HTML body and cards. */
+function isNotAFile(contentType: string): boolean {
+  return (
+    contentType === "text/html" ||
+    contentType === "text/plain" ||
+    contentType.startsWith("application/vnd.microsoft.card.") ||
+    contentType.startsWith("application/vnd.microsoft.teams.card.")
+  );
+}
+
+/**
+ * Files attached to a Teams message, each with the adapter's voice-note verdict (`isVoiceNote`):
+ * - shared files (`…file.download.info`, with a pre-authenticated `downloadUrl`; `mimetype` is that
+ *   attachment type and `filetype` the file's extension from `content.fileType`) — a voice note when
+ *   the type is one of {@link TEAMS_AUDIO_TYPES};
+ * - `audio/*` attachments (`contentUrl`; `mimetype` the audio type) — always a voice note;
+ * - other attachments with a `contentUrl` (images, videos) — listed so Atom can say what it reads,
+ *   never downloaded (no `download`).
+ * Cards and the message's HTML body are not files. `download` GETs the URL without an
  * `Authorization` header (the URL carries its own token) and rejects non-2xx answers and bodies
  * larger than `maxBytes`.
  */
 export function filesOf(
-  attachments: Attachment[] | undefined,
+  attachments: Attachment[] | undefined | null,
   opts: { maxBytes: number; fetch?: typeof fetch },
 ): ChatFile[] {
   const doFetch = opts.fetch ?? fetch;
   const out: ChatFile[] = [];
   (attachments ?? []).forEach((a, i) => {
+    const contentType = typeof a?.contentType === "string" ? a.contentType.toLowerCase() : "";
     let url: string | undefined;
     let filetype: string | undefined;
     let mimetype: string | undefined;
-    if (a.contentType === TEAMS_FILE_DOWNLOAD_INFO) {
-      const content = (a.content ?? {}) as { downloadUrl?: unknown; fileType?: unknown; uniqueId?: unknown };
+    let voice = false;
+    let downloadable = true;
+    if (contentType === TEAMS_FILE_DOWNLOAD_INFO) {
+      const content = (a.content ?? {}) as { downloadUrl?: unknown; fileType?: unknown };
       url = typeof content.downloadUrl === "string" ? content.downloadUrl : undefined;
       filetype = typeof content.fileType === "string" ? content.fileType.toLowerCase() : undefined;
-      // The attachment type says "a shared file"; the file's own type is `filetype` (voice notes
-      // are recognised from it, e.g. m4a or mp4).
+      // The attachment type says "a shared file"; the file's own type is `filetype`.
       mimetype = TEAMS_FILE_DOWNLOAD_INFO;
-    } else if (typeof a.contentType === "string" && a.contentType.toLowerCase().startsWith("audio/")) {
-      url = a.contentUrl;
-      mimetype = a.contentType.toLowerCase();
+      voice = TEAMS_AUDIO_TYPES.has(filetype ?? extensionOf(a.name) ?? "");
+    } else if (contentType.startsWith("audio/")) {
+      url = a.contentUrl ?? undefined;
+      mimetype = contentType;
       filetype = extensionOf(a.name);
+      voice = true;
+    } else if (contentType && !isNotAFile(contentType) && typeof a.contentUrl === "string") {
+      url = a.contentUrl;
+      mimetype = contentType;
+      filetype = extensionOf(a.name);
+      // Teams-hosted content needs the bot's token; Atom reads none of these, so none is fetched.
+      downloadable = false;
     } else {
       return;
     }
@@ -159,13 +270,16 @@ export function filesOf(
     const name = a.name ?? `attachment-${i + 1}${filetype ? `.${filetype}` : ""}`;
     const downloadUrl = url;
     const uniqueId = (a.content as { uniqueId?: unknown } | null | undefined)?.uniqueId;
-    out.push({
+    const file: ChatFile = {
       id: typeof uniqueId === "string" && uniqueId ? uniqueId : `${i}:${name}`,
       name,
       mimetype,
       filetype: filetype ?? extensionOf(name),
+      isVoiceNote: voice,
       downloadUrl,
-      download: async () => {
+    };
+    if (downloadable) {
+      file.download = async () => {
         const res = await doFetch(downloadUrl, { redirect: "follow" });
         if (!res.ok) throw new Error(`downloading ${name} failed with HTTP ${res.status}`);
         const declared = Number(res.headers.get("content-length") ?? "0");
@@ -173,13 +287,14 @@ export function filesOf(
         const bytes = Buffer.from(await res.arrayBuffer());
         if (bytes.length > opts.maxBytes) throw new Error(`${name} is larger than ${opts.maxBytes} bytes`);
         return bytes;
-      },
-    });
+      };
+    }
+    out.push(file);
   });
   return out;
 }
 
-function extensionOf(name: string | undefined): string | undefined {
+function extensionOf(name: string | undefined | null): string | undefined {
   const m = /\.([a-z0-9]{1,8})$/i.exec(name ?? "");
   return m?.[1]?.toLowerCase();
 }

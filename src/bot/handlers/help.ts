@@ -20,3 +20,26 @@ export function helpReply(extra: readonly string[] = []): Reply {
     ],
   });
 }
+
+/**
+ * The answer to a message that carries files but no text and no voice note: which files Atom reads
+ * (voice notes) and how documents become searchable (a connected source), instead of the help card.
+ * @param audioFormats the audio formats the voice pipeline opens, for the reply text.
+ */
+export function filesReply(audioFormats: string): Reply {
+  const items = [
+    `Voice notes: send a recording or an audio file (${audioFormats}) and I transcribe it, then answer it like a typed message.`,
+    "Documents: I answer from connected sources, not from files sent in chat. Connect a source where the documents live (your admin can add a docs folder or a drive) and ask me about them.",
+  ];
+  const text = ["I don't read files sent in chat, except voice notes.", ...items.map((i) => `• ${i}`)].join(
+    "\n",
+  );
+  return makeReply({
+    intent: "files",
+    text,
+    blocks: [
+      { type: "text", text: "I don't read files sent in chat, except voice notes." },
+      { type: "list", items },
+    ],
+  });
+}

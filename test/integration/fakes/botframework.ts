@@ -11,11 +11,20 @@
  *
  * Conversation ids arrive URL-encoded (`19%3Aabc%40thread.tacv2%3Bmessageid%3D1`) and are decoded.
  * Errors use the connector's `{ error: { code, message } }` body. Every request is recorded.
+ *
+ * The `Authorization` header is checked on every call, as the real connector does:
+ * - started with `{ login }` (a bot with an app id): each API call must carry
+ *   `Bearer <access token>` that the fake identity platform issued for the Bot Framework
+ *   (`aud` https://api.botframework.com) to `appId`, not expired — else `401 Unauthorized`;
+ * - started without (emulator / local mode): no credentials are expected, and a call that carries
+ *   an `Authorization` header is answered `401` (a token must never be sent there);
+ * - pre-authenticated file downloads must carry no `Authorization` header (else `401`).
  * Reference: https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import type { FakeMicrosoftLogin } from "./microsoft-login.ts";
 
 /** One request the fake received. */
 export interface ConnectorCall {
@@ -35,6 +44,16 @@ export interface ConnectorCall {
   headers: Record<string, string | string[] | undefined>;
   /** Status the fake answered with. */
   status: number;
+  /** What the `Authorization` check found: a valid bearer token, none, or a rejected header. */
+  auth: "bearer" | "none" | "rejected";
+}
+
+/** How the fake checks credentials (see the module comment). */
+export interface FakeConnectorOptions {
+  /** The identity platform whose tokens are accepted; without it, no credentials are accepted. */
+  login?: FakeMicrosoftLogin;
+  /** The bot app id tokens must be issued to (default: any app the login fake knows). */
+  appId?: string;
 }
 
 /** A member TeamsInfo can look up. */
@@ -54,6 +73,8 @@ export interface InjectedFailure {
   kind?: ConnectorCall["kind"];
   /** Only requests for this conversation id fail (default: any). */
   conversationId?: string;
+  /** Only posted activities of this `type` fail, e.g. `message` (default: any request). */
+  bodyType?: string;
   /** `Retry-After` header in seconds (for 429). */
   retryAfter?: number;
   /** How many requests fail (default 1). */
@@ -97,7 +118,7 @@ const ERROR_CODES: Record<number, string> = {
 };
 
 /** Starts the fake on 127.0.0.1 (random port). */
-export async function startFakeBotConnector(): Promise<FakeBotConnector> {
+export async function startFakeBotConnector(opts: FakeConnectorOptions = {}): Promise<FakeBotConnector> {
   const calls: ConnectorCall[] = [];
   const members = new Map<string, FakeMember>();
   const files = new Map<string, { bytes: Buffer; contentType: string }>();
@@ -124,7 +145,15 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
       }
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       const method = req.method ?? "GET";
-      const call: ConnectorCall = { method, path, kind: "unknown", body, headers: req.headers, status: 0 };
+      const call: ConnectorCall = {
+        method,
+        path,
+        kind: "unknown",
+        body,
+        headers: req.headers,
+        status: 0,
+        auth: "none",
+      };
       route(call, res);
       calls.push(call);
       notify();
@@ -156,11 +185,30 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
       headers,
     );
 
+  /** The Authorization check; false when the call was answered 401. */
+  function authorized(call: ConnectorCall, res: http.ServerResponse): boolean {
+    const header = call.headers.authorization;
+    const value = Array.isArray(header) ? header[0] : header;
+    const reject = () => {
+      call.auth = "rejected";
+      sendError(call, res, 401);
+      return false;
+    };
+    if (call.kind === "file" || !opts.login) return value === undefined ? true : reject();
+    const m = /^Bearer (\S+)$/.exec(value ?? "");
+    const claims = m?.[1] ? opts.login.verify(m[1]) : undefined;
+    if (claims?.aud !== "https://api.botframework.com") return reject();
+    if (opts.appId && claims.appid !== opts.appId) return reject();
+    call.auth = "bearer";
+    return true;
+  }
+
   function route(call: ConnectorCall, res: http.ServerResponse) {
     const seg = call.path.split("/").filter(Boolean);
     const dec = (s: string | undefined) => (s === undefined ? undefined : decodeURIComponent(s));
     if (seg[0] === "files" && call.method === "GET" && seg.length >= 2) {
       call.kind = "file";
+      if (!authorized(call, res)) return;
       const f = files.get(seg[1] ?? "");
       if (!f) return sendError(call, res, 404);
       call.status = 200;
@@ -168,6 +216,7 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
       res.end(f.bytes);
       return;
     }
+    if (!authorized(call, res)) return;
     if (seg[0] !== "v3" || seg[1] !== "conversations") return sendError(call, res, 404);
     if (seg.length === 2 && call.method === "POST") call.kind = "createConversation";
     else if (seg.length >= 3) {
@@ -192,7 +241,8 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
       (f) =>
         f.left > 0 &&
         (!f.kind || f.kind === call.kind) &&
-        (!f.conversationId || f.conversationId === call.conversationId),
+        (!f.conversationId || f.conversationId === call.conversationId) &&
+        (!f.bodyType || call.body?.type === f.bodyType),
     );
     if (failure) {
       failure.left -= 1;

@@ -1,10 +1,26 @@
 /**
- * Teams conversation references in Postgres (`teams_conversations`, migration 003): stored from
- * every authenticated activity so replies after the turn and proactive sends (after a restart,
- * with no new inbound message) know the `serviceUrl`, conversation, bot and Teams tenant.
+ * Repository of Teams conversation references (`teams_conversations`, migrations 003 and 006) and
+ * of the answers behind messages Atom sent (`teams_sent_messages`). References are stored by the
+ * worker from every accepted activity of an allowed tenant, so replies after the turn and proactive
+ * sends (after a restart, from any replica, with no new inbound message) know the `serviceUrl`,
+ * conversation, bot and Teams tenant.
  */
-import type { ConversationReference } from "botbuilder";
-import type { Db } from "../../db/types.ts";
+import type { Db } from "./types.ts";
+
+/**
+ * A Bot Framework conversation reference as stored (the JSON botbuilder's
+ * `TurnContext.getConversationReference` returns, without `activityId`).
+ */
+export interface TeamsReference {
+  serviceUrl?: string;
+  channelId?: string;
+  locale?: string;
+  bot?: { id: string; name?: string; [k: string]: unknown };
+  user?: { id: string; name?: string; aadObjectId?: string; [k: string]: unknown };
+  conversation?: { id: string; conversationType?: string; tenantId?: string; [k: string]: unknown };
+  activityId?: string;
+  [k: string]: unknown;
+}
 
 /** A stored reference with its Atom keys. */
 export interface StoredReference {
@@ -15,7 +31,9 @@ export interface StoredReference {
   channelId: string;
   teamsTenantId: string | null;
   conversationType: string | null;
-  reference: Partial<ConversationReference>;
+  /** The person of a personal chat (Entra object id, else Teams user id); null for other chats. */
+  userId: string | null;
+  reference: TeamsReference;
   active: boolean;
   inactiveReason: string | null;
 }
@@ -26,7 +44,8 @@ interface Row {
   channel_id: string;
   teams_tenant_id: string | null;
   conversation_type: string | null;
-  reference: Partial<ConversationReference> | string;
+  user_id: string | null;
+  reference: TeamsReference | string;
   active: boolean;
   inactive_reason: string | null;
 }
@@ -38,22 +57,21 @@ function fromRow(r: Row): StoredReference {
     channelId: r.channel_id,
     teamsTenantId: r.teams_tenant_id,
     conversationType: r.conversation_type,
-    reference:
-      typeof r.reference === "string"
-        ? (JSON.parse(r.reference) as Partial<ConversationReference>)
-        : r.reference,
+    userId: r.user_id,
+    reference: typeof r.reference === "string" ? (JSON.parse(r.reference) as TeamsReference) : r.reference,
     active: r.active,
     inactiveReason: r.inactive_reason,
   };
 }
 
-/** Repository of Teams conversation references. */
-export class ConversationReferences {
+/** Repository of Teams conversation references and sent answers. */
+export class TeamsConversations {
   constructor(private readonly db: Db) {}
 
   /**
    * Inserts or refreshes a reference (re-activating it: a new authenticated activity proves the
    * bot can talk there again). `reference.activityId` is not stored (it names one message).
+   * @throws Error when the reference has no serviceUrl.
    */
   async save(input: {
     tenantId: string;
@@ -61,19 +79,21 @@ export class ConversationReferences {
     channelId: string;
     teamsTenantId?: string;
     conversationType?: string;
-    reference: Partial<ConversationReference>;
+    userId?: string;
+    reference: TeamsReference;
   }): Promise<void> {
     const { activityId: _drop, ...reference } = input.reference;
     const serviceUrl = reference.serviceUrl;
     if (!serviceUrl) throw new Error("a conversation reference needs a serviceUrl");
     await this.db.query(
       `INSERT INTO teams_conversations
-         (tenant_id, conversation_id, channel_id, teams_tenant_id, conversation_type, service_url, reference)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+         (tenant_id, conversation_id, channel_id, teams_tenant_id, conversation_type, user_id, service_url, reference)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
        ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET
          channel_id = EXCLUDED.channel_id,
          teams_tenant_id = COALESCE(EXCLUDED.teams_tenant_id, teams_conversations.teams_tenant_id),
          conversation_type = COALESCE(EXCLUDED.conversation_type, teams_conversations.conversation_type),
+         user_id = COALESCE(EXCLUDED.user_id, teams_conversations.user_id),
          service_url = EXCLUDED.service_url,
          reference = EXCLUDED.reference,
          active = true,
@@ -85,6 +105,7 @@ export class ConversationReferences {
         input.channelId,
         input.teamsTenantId ?? null,
         input.conversationType ?? null,
+        input.userId ?? null,
         serviceUrl,
         JSON.stringify({
           ...reference,
@@ -112,12 +133,43 @@ export class ConversationReferences {
     return r.rows[0] ? fromRow(r.rows[0]) : null;
   }
 
+  /** The most recent personal chat of a person (Entra object id or Teams user id), or null. */
+  async personalChatOf(tenantId: string, userId: string): Promise<StoredReference | null> {
+    const r = await this.db.query<Row>(
+      `SELECT * FROM teams_conversations
+       WHERE tenant_id = $1 AND conversation_type = 'personal' AND user_id = $2
+       ORDER BY active DESC, updated_at DESC LIMIT 1`,
+      [tenantId, userId],
+    );
+    return r.rows[0] ? fromRow(r.rows[0]) : null;
+  }
+
+  /** Any active reference of a tenant (its serviceUrl and bot start new conversations), or null. */
+  async anyActive(tenantId: string): Promise<StoredReference | null> {
+    const r = await this.db.query<Row>(
+      "SELECT * FROM teams_conversations WHERE tenant_id = $1 AND active ORDER BY updated_at DESC LIMIT 1",
+      [tenantId],
+    );
+    return r.rows[0] ? fromRow(r.rows[0]) : null;
+  }
+
   /** Marks every reference of a conversation's channel inactive (bot removed, conversation gone). */
   async markInactive(tenantId: string, channelId: string, reason: string): Promise<void> {
     await this.db.query(
       "UPDATE teams_conversations SET active = false, inactive_reason = $3, updated_at = now() WHERE tenant_id = $1 AND channel_id = $2",
       [tenantId, channelId, reason],
     );
+  }
+
+  /** Reachable and inactive conversations of a tenant (for `status`). */
+  async counts(tenantId: string): Promise<{ active: number; inactive: number }> {
+    const r = await this.db.query<{ active: number; inactive: number }>(
+      `SELECT count(*) FILTER (WHERE active)::int AS active, count(*) FILTER (WHERE NOT active)::int AS inactive
+       FROM teams_conversations WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    const row = r.rows[0];
+    return { active: Number(row?.active ?? 0), inactive: Number(row?.inactive ?? 0) };
   }
 
   /** Remembers which answer a sent message carries (Teams feedback names the message, not the answer). */
