@@ -10,7 +10,7 @@ import { registry } from "../observability/metrics.ts";
  */
 export type ReadinessCheck = {
   name: string;
-  check: () => Promise<string | undefined | void>;
+  check: () => Promise<unknown>;
   critical?: boolean;
 };
 
@@ -38,7 +38,8 @@ export function createApp(deps: ServerDeps): Hono {
       deps.readiness.map(async (r) => {
         const critical = r.critical ?? true;
         try {
-          const detail = await withTimeout(r.check(), 5000);
+          const out = await withTimeout(r.check(), 5000);
+          const detail = typeof out === "string" ? out : undefined;
           return { name: r.name, ok: true as const, critical, ...(detail ? { detail } : {}) };
         } catch (err) {
           return { name: r.name, ok: false as const, critical, error: (err as Error).message };
