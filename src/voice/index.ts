@@ -22,10 +22,7 @@ export interface VoiceNotes {
    * Platform-neutral detection: the adapter's verdict `ChatFile.isVoiceNote` decides when set
    * (platform rules such as Slack's `slack_audio` live in the adapters); otherwise any audio/*
    * MIME type; a file without a MIME type whose type/extension is audio-only (m4a, mp3, wav, ogg,
-   * oga, opus, aac, flac, weba — terminal paths); and a file whose MIME type only describes a
-   * download (`application/octet-stream`, a vendor `….download.info` descriptor) whose type or
-   * extension is a recording format (m4a, mp3, wav, ogg, webm, mp4, aac). An ordinary video
-   * (video/*) is NOT a voice note.
+   * oga, opus, aac, flac, weba — terminal paths). An ordinary video (video/*) is NOT a voice note.
    */
   isVoiceNote(file: ChatFile): boolean;
   /**
@@ -68,8 +65,6 @@ export type VoiceResult =
 type VoiceFailure = Extract<VoiceResult, { ok: false }>;
 type VoiceSuccess = Extract<VoiceResult, { ok: true }>;
 
-/** Recording formats judged by type/extension when the MIME type only describes a download. */
-const RECORDING_TYPES = new Set(["m4a", "mp3", "wav", "ogg", "webm", "mp4", "aac"]);
 const AUDIO_ONLY_TYPES = new Set(["m4a", "mp3", "wav", "ogg", "oga", "opus", "aac", "flac", "weba"]);
 
 const extensionOf = (file: ChatFile): string => {
@@ -85,17 +80,7 @@ export function isVoiceNote(file: ChatFile): boolean {
   const mime = file.mimetype?.trim().toLowerCase() ?? "";
   if (mime.startsWith("audio/")) return true;
   if (!mime) return AUDIO_ONLY_TYPES.has(extensionOf(file));
-  if (isDownloadDescriptor(mime)) return RECORDING_TYPES.has(extensionOf(file));
   return false;
-}
-
-/**
- * A MIME type that says how to fetch a file, not what is in it: `application/octet-stream`, or a
- * vendor download descriptor (`application/vnd.….download.info`, as chat platforms send for
- * shared files). The file's own type or extension decides then.
- */
-function isDownloadDescriptor(mime: string): boolean {
-  return mime === "application/octet-stream" || /^application\/vnd\.[a-z0-9.+-]+\.download\.info$/.test(mime);
 }
 
 /** Formats a byte count as MB for replies: "31 MB", "2.5 MB". */

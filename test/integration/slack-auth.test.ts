@@ -310,11 +310,13 @@ describe("Slack adapter: Web API unreachable for auth.test", () => {
 
       // Slack recovers: the next attempt succeeds and both say so, with its time.
       fake.clearFaults("auth.test");
-      await fake.waitFor(
-        () => fake.callsOf("auth.test").some((c) => c.status === 200),
-        10_000,
-        "auth.test ok",
-      );
+      // The fake records its answer before Atom has read it: wait for Atom to see the success.
+      const until = Date.now() + 10_000;
+      while (h.adapter.credentials.single?.lastCheck?.ok !== true) {
+        if (Date.now() > until) throw new Error("auth.test success not seen");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(fake.callsOf("auth.test").some((c) => c.status === 200)).toBe(true);
       expect((await h.bot.status("default"))[0]).toMatch(
         /^Slack: connected \(single workspace; auth\.test ok at .*Z\)\.$/,
       );

@@ -312,7 +312,8 @@ describe.runIf(haveCorpus)("VoiceNotes (real Deepgram SDK → fake /v1/listen, P
     const { file } = memFile(readCorpusClip("remind-monday-9am.m4a"), {
       name: "Recording.m4a",
       subtype: undefined,
-      isVoiceNote: undefined,
+      // As the Teams adapter flags a shared m4a recording.
+      isVoiceNote: true,
       mimetype: "application/vnd.microsoft.teams.file.download.info",
       filetype: "m4a",
     });
