@@ -279,9 +279,7 @@ export class WorkflowStore {
   }
 
   /** Every version of a workflow, newest first. */
-  async versions(
-    id: string,
-  ): Promise<
+  async versions(id: string): Promise<
     {
       version: number;
       definition: WorkflowDefinition;

@@ -11,7 +11,7 @@
  */
 import { Cron } from "croner";
 import cronstrue from "cronstrue";
-import { dayNumber, formatWhen, localDate, localTime, pad, wallKey } from "./clock.ts";
+import { dayNumber, formatWhen, localDate, localTime, offsetMinutes, pad, wallKey } from "./clock.ts";
 import type { Trigger } from "./definition.ts";
 
 /** Most fire times looked at in one computation (a bound for runaway loops). */
@@ -20,8 +20,18 @@ const MAX_SCAN = 5000;
 /** Separator of several cron expressions in one trigger (e.g. "at 9:00 and 17:30"). */
 export const CRON_SEPARATOR = " ; ";
 
+const parsed = new Map<string, Cron[]>();
+
+/** The parsed expressions of a cron trigger (cached: parsing is the costly part of a next run). */
 function crons(expr: string, tz: string): Cron[] {
-  return expr.split(CRON_SEPARATOR).map((e) => new Cron(e.trim(), { timezone: tz, mode: "5-part" }));
+  const key = `${tz}\u0000${expr}`;
+  let list = parsed.get(key);
+  if (!list) {
+    list = expr.split(CRON_SEPARATOR).map((e) => new Cron(e.trim(), { timezone: tz, mode: "5-part" }));
+    if (parsed.size > 1000) parsed.clear();
+    parsed.set(key, list);
+  }
+  return list;
 }
 
 /**
@@ -152,10 +162,10 @@ export function runsBetween(trigger: Trigger, from: Date, to: Date, cap = 100): 
 }
 
 /**
- * The shortest gap between consecutive runs over the next runs (up to `sample`), in seconds;
+ * The shortest gap between consecutive runs over the next `sample` runs, in seconds;
  * Infinity for a one-off. Used to enforce `ATOM_WORKFLOW_MIN_INTERVAL_SECONDS`.
  */
-export function shortestGapSeconds(trigger: Trigger, from: Date, sample = 200): number {
+export function shortestGapSeconds(trigger: Trigger, from: Date, sample = 40): number {
   if (trigger.type === "once") return Number.POSITIVE_INFINITY;
   if (trigger.type === "interval") return trigger.seconds;
   const runs = nextRuns(trigger, from, sample);
@@ -165,32 +175,45 @@ export function shortestGapSeconds(trigger: Trigger, from: Date, sample = 200): 
   return gap;
 }
 
+/** Days (UTC noon instants) within `days` after `from` on which the zone's UTC offset changes. */
+function offsetChanges(tz: string, from: Date, days: number): Date[] {
+  const out: Date[] = [];
+  let prev = offsetMinutes(from, tz);
+  for (let i = 1; i <= days; i++) {
+    const at = new Date(from.getTime() + i * 86_400_000);
+    const off = offsetMinutes(at, tz);
+    if (off !== prev) out.push(at);
+    prev = off;
+  }
+  return out;
+}
+
 /**
- * The first upcoming run (within a year, up to 800 runs) whose local time differs from the time
- * asked for because of a DST change, explained in words — shown in the plan so the person knows.
+ * The first upcoming run (within a year) whose local time differs from the time asked for
+ * because of a DST change, explained in words — shown in the plan so the person knows. Only the
+ * runs around each offset change are computed (croner with a zone costs about a millisecond a run).
  */
 export function dstNote(trigger: Trigger, from: Date): string | undefined {
   if (trigger.type !== "cron" && trigger.type !== "weeks") return undefined;
   const wanted = wantedTimes(trigger);
   if (!wanted) return undefined;
-  const until = from.getTime() + 366 * 86_400_000;
-  let cursor = from;
-  for (let i = 0; i < 800; i++) {
-    const next = nextRun(trigger, cursor);
-    if (!next || next.getTime() > until) return undefined;
-    const t = localTime(next, trigger.tz);
-    const hm = `${pad(t.hour)}:${pad(t.minute)}`;
-    if (!wanted.has(hm)) {
-      const asked = [...wanted].find((w) => w < hm) ?? [...wanted][0];
-      return `On ${formatWhen(next, trigger.tz, from).slice(0, -6)} ${asked} does not exist in ${trigger.tz} (clocks go forward), so that day it runs once, at ${hm}.`;
+  for (const change of offsetChanges(trigger.tz, from, 366)) {
+    let cursor = new Date(Math.max(from.getTime(), change.getTime() - 2 * 86_400_000));
+    for (let i = 0; i < 24; i++) {
+      const next = nextRun(trigger, cursor);
+      if (!next || next.getTime() > change.getTime() + 86_400_000) break;
+      const t = localTime(next, trigger.tz);
+      const hm = `${pad(t.hour)}:${pad(t.minute)}`;
+      const day = formatWhen(next, trigger.tz, from).slice(0, -6);
+      if (!wanted.has(hm)) {
+        const asked = [...wanted].filter((w) => w < hm).at(-1) ?? [...wanted][0];
+        return `On ${day} ${asked} does not exist in ${trigger.tz} (clocks go forward), so that day it runs once, at ${hm}.`;
+      }
+      const key = wallKey(next, trigger.tz);
+      if ([30, 60, 120].some((b) => wallKey(new Date(next.getTime() + b * 60_000), trigger.tz) === key))
+        return `On ${day} ${hm} happens twice in ${trigger.tz} (clocks go back); it runs once, at the first ${hm}.`;
+      cursor = next;
     }
-    const repeated = [30, 60, 120].some(
-      (b) => wallKey(new Date(next.getTime() + b * 60_000), trigger.tz) === wallKey(next, trigger.tz),
-    );
-    if (repeated) {
-      return `On ${formatWhen(next, trigger.tz, from).slice(0, -6)} ${hm} happens twice in ${trigger.tz} (clocks go back); it runs once, at the first ${hm}.`;
-    }
-    cursor = next;
   }
   return undefined;
 }

@@ -60,6 +60,10 @@ const refuse = (reason: string, text: string): Refusal => ({
   examples: examplesFor(text),
 });
 
+/** "Skip missed runs" and its variants (the missed-run policy, not part of the action). */
+const MISSED_SKIP =
+  /\s*,?\s*\b(?:(?:and )?skip (?:any )?missed runs?|if missed,? skip(?: it)?|don'?t catch up|do not catch up|no catch-?up)\b/g;
+
 /** Event-style triggers Atom cannot schedule ("whenever someone …"). */
 const EVENT_TRIGGER =
   /\b(?:whenever|every time|each time|as soon as|when(?:ever)? (?:someone|somebody|anyone|a user|a person|i get|we get|it rains|the build))\b/;
@@ -105,7 +109,10 @@ export function parseRequest(input: string, ctx: GrammarContext): Parsed | Refus
     const early = checkTrigger(when.trigger, ctx);
     if (early) return refuse(early, text);
   }
-  const whatText = when.ok ? when.rest : text;
+  const whatText = (when.ok ? when.rest : text)
+    .replace(MISSED_SKIP, " ")
+    .replace(/\s+/g, " ")
+    .replace(/[\s,;]+$/, "");
   const what = parseWhat(whatText, input);
   if (!what) {
     return refuse(
@@ -129,10 +136,7 @@ export function parseRequest(input: string, ctx: GrammarContext): Parsed | Refus
   const problem = checkTrigger(when.trigger, ctx);
   if (problem) return refuse(problem, text);
 
-  const onMissed =
-    /\b(?:skip missed runs?|if missed,? skip|don'?t catch up|do not catch up|no catch-?up)\b/.test(text)
-      ? "skip"
-      : "run_late";
+  const onMissed = new RegExp(MISSED_SKIP.source).test(text) ? "skip" : "run_late";
   const parsed = workflowDefinitionSchema.safeParse({
     name: what.name,
     trigger: when.trigger,

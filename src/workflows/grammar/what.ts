@@ -143,7 +143,7 @@ export function parseWhat(text: string, original: string): WhatResult | undefine
     /^(?:set (?:up )?(?:a )?reminder|remind(?:er)?)(?: (?:me|us|everyone|the team|the channel|<@[a-z0-9]+>|@?here|@?channel))?(?: (?:to|about|that|of|:))? (.+)$/.exec(
       s,
     );
-  if (remind) {
+  if (remind && !/^(?:me|us|everyone|the team|the channel|to|about)$/.test(remind[1]!)) {
     const what = keepCase(remind[1]!.replace(/^to /, ""), original).replace(/[.!]+$/, "");
     return {
       steps: [{ type: "post", text: `⏰ Reminder: ${what}`, destination }],

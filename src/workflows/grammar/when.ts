@@ -293,8 +293,9 @@ const RULES: Rule[] = [
         const h = minutes / 60;
         return { type: "cron", expr: h === 1 ? "0 * * * *" : `0 */${h} * * *`, tz: "" };
       }
-      // Not a divisor of the hour or day: fixed elapsed time from the next whole minute.
-      const anchor = new Date(Math.ceil((ctx.now.getTime() + 1) / 60_000) * 60_000);
+      // Not a divisor of the hour or day: fixed elapsed time from the next whole minute (hour).
+      const unit = minutes % 60 === 0 ? 3_600_000 : 60_000;
+      const anchor = new Date(Math.ceil((ctx.now.getTime() + 1) / unit) * unit);
       return { type: "interval", seconds: minutes * 60, anchor: anchor.toISOString(), tz: ctx.tz };
     },
   },
