@@ -139,6 +139,7 @@ const stepSchemaAt = (depth: number): z.ZodType<Step> =>
         z.object({
           type: z.literal("condition"),
           if: conditionSchema,
+          // biome-ignore lint/suspicious/noThenProperty: the condition step's shape is {if, then, else}
           then: z.array(z.lazy(() => stepSchemaAt(depth + 1))).max(20),
           else: z.array(z.lazy(() => stepSchemaAt(depth + 1))).max(20),
         }),

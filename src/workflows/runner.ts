@@ -9,7 +9,7 @@ import type { Messenger, Platform } from "../core/ports.ts";
 import { PermanentJobError, type JobHandler } from "../core/worker.ts";
 import type { Logger } from "../observability/logger.ts";
 import { type EngineDeps, executeRun, isPermanent } from "./engine.ts";
-import type { WorkflowRow, WorkflowStore } from "./repository.ts";
+import type { WorkflowRow } from "./repository.ts";
 import type { RunJobPayload } from "./scheduler.ts";
 
 /** Sends a short notice to a workflow's owner (direct message); never throws. */

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatWhen } from "../../src/workflows/clock.ts";
 import { EXAMPLES, parseRequest } from "../../src/workflows/grammar/index.ts";
-import { looksLikeCreate } from "../../src/workflows/commands.ts";
 import { describeTrigger, nextRuns } from "../../src/workflows/schedule.ts";
 
 /** The fake clock: Tue 1 Dec 2026 10:00 in New York. */

@@ -96,8 +96,8 @@ function takeSources(s: string): { text: string; sources?: string[] } {
   return { text: cutOut(s, m as RegExpExecArray), sources: [`kind:${kind}`] };
 }
 
-const DOCS = String.raw`(?:documents?|docs?|files?|pages?)`;
-const NEW = String.raw`(?:new(?: (?:or|and|&) (?:changed|updated))?|changed|updated|recent|latest|fresh)`;
+const DOCS = "(?:documents?|docs?|files?|pages?)";
+const NEW = "(?:new(?: (?:or|and|&) (?:changed|updated))?|changed|updated|recent|latest|fresh)";
 
 const cap = (s: string) => (s ? `${s[0]!.toUpperCase()}${s.slice(1)}` : s);
 
@@ -116,6 +116,7 @@ function searchAndPost(
   const nothing: Step[] = onNothing?.quiet
     ? [{ type: "stop", reason: "nothing found" }]
     : [{ type: "post", text: `${header}\n${onNothing?.say ?? "Nothing new this time."}`, destination }];
+  // biome-ignore lint/suspicious/noThenProperty: the condition step's shape is {if, then, else}; a step is data, never awaited
   return [search, { type: "condition", if: { test: "found" }, then: found, else: nothing }];
 }
 
@@ -179,7 +180,7 @@ export function parseWhat(text: string, original: string): WhatResult | undefine
 
   // watch for new documents about X / tell me when a new document mentions X
   const watch = new RegExp(
-    String.raw`^(?:watch(?: out)? for|alert (?:me|us)(?: when| if| about)?|notify (?:me|us)(?: when| if| about)?|tell (?:me|us) (?:when|if)|let (?:me|us) know (?:when|if)|ping (?:me|us) (?:when|if))(?: an?| any)?(?: new)? ${DOCS}(?: (?:is |are )?(?:added |created |appears? |shows? up )?(?:about|on|mentioning|mentions|matching|matches|containing|contains|with|that mentions?))? (.+)$`,
+    `^(?:watch(?: out)? for|alert (?:me|us)(?: when| if| about)?|notify (?:me|us)(?: when| if| about)?|tell (?:me|us) (?:when|if)|let (?:me|us) know (?:when|if)|ping (?:me|us) (?:when|if))(?: an?| any)?(?: new)? ${DOCS}(?: (?:is |are )?(?:added |created |appears? |shows? up )?(?:about|on|mentioning|mentions|matching|matches|containing|contains|with|that mentions?))? (.+)$`,
   ).exec(s);
   if (watch) {
     const keyword = keepCase(watch[1]!.replace(/^["“]|["”]$/g, ""), original);
@@ -217,6 +218,7 @@ export function parseWhat(text: string, original: string): WhatResult | undefine
         {
           type: "condition",
           if: { test: "found" },
+          // biome-ignore lint/suspicious/noThenProperty: the condition step's shape is {if, then, else}
           then: [
             { type: "summarize", maxSentences: 8 },
             { type: "post", text: "Questions asked here since {since} ({count}):\n{summary}", destination },

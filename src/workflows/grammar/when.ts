@@ -194,11 +194,11 @@ const RULES: Rule[] = [
       const year0 = localTime(ctx.now, ctx.tz).year;
       const mon = m[2] ? Number(m[2]) : MONTHS.indexOf((m[4] ?? m[7])!) + 1;
       const day = Number(m[3] ?? m[5] ?? m[6]);
-      let year = m[1] ? Number(m[1]) : year0;
+      const year = m[1] ? Number(m[1]) : year0;
       const check = new Date(Date.UTC(year, mon - 1, day));
       if (check.getUTCMonth() !== mon - 1) return { problem: `there is no day ${day} in that month` };
       let ymd = `${year}-${pad(mon)}-${pad(day)}`;
-      if (!m[1] && ymd < localDate(ctx.now, ctx.tz)) ymd = `${(year += 1)}-${pad(mon)}-${pad(day)}`;
+      if (!m[1] && ymd < localDate(ctx.now, ctx.tz)) ymd = `${year + 1}-${pad(mon)}-${pad(day)}`;
       return onceAt(ymd, times[0]!, ctx.tz);
     },
   },
