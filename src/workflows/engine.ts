@@ -270,6 +270,7 @@ export async function executeRun(
         error: null as string | null,
         durationMs: 0,
       };
+      let branch: { steps: readonly Step[]; prefix: string } | undefined;
       try {
         if (step.type === "search") log.output = await search(step);
         else if (step.type === "summarize") log.output = await summarize(step);
@@ -280,10 +281,7 @@ export async function executeRun(
         } else {
           const ok = test(step.if, state);
           log.output = `${ok ? "true" : "false"} → ${ok ? "then" : "else"} branch`;
-          log.durationMs = performance.now() - started;
-          await deps.store.logStep(run.id, log);
-          await runSteps(ok ? step.then : step.else, `${path}.${ok ? "then" : "else"}.`);
-          continue;
+          branch = { steps: ok ? step.then : step.else, prefix: `${path}.${ok ? "then" : "else"}.` };
         }
       } catch (err) {
         log.error = err instanceof Error ? err.message : String(err);
@@ -293,6 +291,7 @@ export async function executeRun(
       }
       log.durationMs = performance.now() - started;
       await deps.store.logStep(run.id, log);
+      if (branch) await runSteps(branch.steps, branch.prefix);
     }
   }
 

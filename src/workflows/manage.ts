@@ -98,7 +98,7 @@ export async function historyReply(svc: WorkflowService, wf: WorkflowRow): Promi
 /** Plain words for common errors. */
 export function explainError(error: string, platform: string): string {
   if (/channel_not_found|not_in_channel/.test(error))
-    return `${platform === "slack" ? "Slack" : "The platform"} says Atom cannot post in that channel (it was deleted, or Atom is not a member). Invite Atom to the channel, or edit the workflow to post somewhere else.`;
+    return `${platform === "slack" || /\bSlack\b/.test(error) ? "Slack" : platform === "teams" ? "Teams" : "The platform"} says Atom cannot post in that channel (it was deleted, or Atom is not a member). Invite Atom to the channel, or edit the workflow to post somewhere else.`;
   if (/is_archived/.test(error)) return "The channel was archived. Edit the workflow to post somewhere else.";
   if (/invalid_auth|token_revoked|account_inactive|no Slack installation/.test(error))
     return "Atom's access to the workspace is gone (the app was removed or its token revoked). Reinstall Atom.";

@@ -451,8 +451,9 @@ export class WorkflowStore {
     const row = r.rows[0];
     if (row && final && row.kind !== "dry_run") {
       await this.db.query(
-        "UPDATE workflows SET last_run_at = now(), last_run_status = $2 WHERE id = $1::bigint",
-        [row.workflow_id, outcome.status],
+        `UPDATE workflows SET last_run_at = (SELECT scheduled_for FROM workflow_runs WHERE id = $3::bigint),
+           last_run_status = $2 WHERE id = $1::bigint`,
+        [row.workflow_id, outcome.status, id],
       );
     }
   }
@@ -460,7 +461,7 @@ export class WorkflowStore {
   /** Recent runs of a workflow, newest first. */
   async runs(workflowId: string, limit = 20): Promise<RunRow[]> {
     const r = await this.db.query<Record<string, unknown>>(
-      `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE workflow_id = $1::bigint ORDER BY id DESC LIMIT $2`,
+      `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE workflow_id = $1::bigint ORDER BY workflow_runs.id DESC LIMIT $2`,
       [workflowId, limit],
     );
     return r.rows.map(toRun);
@@ -470,7 +471,7 @@ export class WorkflowStore {
   async lastProblemRun(workflowId: string): Promise<RunRow | undefined> {
     const r = await this.db.query<Record<string, unknown>>(
       `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE workflow_id = $1::bigint AND status IN ('failed', 'retrying', 'missed')
-       ORDER BY id DESC LIMIT 1`,
+       ORDER BY workflow_runs.id DESC LIMIT 1`,
       [workflowId],
     );
     return r.rows[0] ? toRun(r.rows[0]) : undefined;

@@ -131,7 +131,7 @@ export function parseWhat(text: string, original: string): WhatResult | undefine
   const named = /\s*,?\s*\b(?:called|named)\s+["“]?([^"”]+?)["”]?(?=$|,|\s+(?:and|that|which|to|in)\b)/.exec(
     s,
   );
-  const name = named ? keepCase(named[1]!.trim(), original) : undefined;
+  const name = named ? keepCase(named[1]!.trim(), original, /(?:called|named)\s+["“]?$/i) : undefined;
   if (named) s = cutOut(s, named);
   const dest = takeDestination(s);
   s = tidy(dest.text);
@@ -270,8 +270,11 @@ export function parseWhat(text: string, original: string): WhatResult | undefine
 }
 
 /** The text as the person typed it (case kept) when it can be found in the original, else capitalised. */
-export function keepCase(lower: string, original: string): string {
-  const i = original.toLowerCase().indexOf(lower);
-  if (i >= 0) return original.slice(i, i + lower.length);
+export function keepCase(lower: string, original: string, after?: RegExp): string {
+  const low = original.toLowerCase();
+  for (let i = low.indexOf(lower); i >= 0; i = low.indexOf(lower, i + 1)) {
+    // With `after`, only an occurrence preceded by it counts (the name after "called").
+    if (!after || after.test(original.slice(0, i))) return original.slice(i, i + lower.length);
+  }
   return cap(lower);
 }
