@@ -13,6 +13,7 @@ import {
 } from "../../src/core/conversation.ts";
 import type { ChatFile, ConversationTarget, Messenger, Reply } from "../../src/core/ports.ts";
 import { JobWorker } from "../../src/core/worker.ts";
+import type { Db } from "../../src/db/index.ts";
 import { JobStore } from "../../src/db/jobs.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import type { VoiceNotes } from "../../src/voice/index.ts";
@@ -39,6 +40,8 @@ class FakeChat
   readonly platform = "console" as const;
   replies: { id: string; reply: Reply }[] = [];
   answers: { id: string; reply: Reply }[] = [];
+  /** Bytes behind `downloadUrl`s (a stored payload keeps the URL; the download is rebuilt here, as real adapters do). */
+  readonly files = new Map<string, Buffer>();
   async toTurn(body: FakeMessage & { id: string }) {
     return {
       message: {
@@ -51,7 +54,14 @@ class FakeChat
         userTimeZone: body.tz,
         userIsAdmin: body.admin,
         text: body.text,
-        files: body.files ?? [],
+        files: (body.files ?? []).map((f) => ({
+          ...f,
+          download: async () => {
+            const bytes = this.files.get(f.downloadUrl ?? "");
+            if (!bytes) throw new Error(`no file at ${f.downloadUrl}`);
+            return bytes;
+          },
+        })),
         isDirect: body.direct ?? false,
         mentionsBot: true,
         visibility: "thread" as const,
@@ -129,14 +139,15 @@ export async function openWorkflowRig(
     minIntervalSeconds?: number;
     catchUpSeconds?: number;
     start?: Date;
-    voice?: VoiceNotes;
+    /** Voice notes on the rig's database (transcription through a fake Deepgram). */
+    voice?: (db: Db) => VoiceNotes;
   } = {},
 ): Promise<WorkflowRig> {
   const logger = createLogger("silent");
   const mem = await openTestMemory(opts.backend);
   const clock = { now: opts.start ?? new Date() };
   const worker = new JobWorker(new JobStore(mem.db), { logger, pollMs: 50 });
-  const bot = createBot({ db: mem.db, memory: mem.memory, logger, voice: opts.voice });
+  const bot = createBot({ db: mem.db, memory: mem.memory, logger, voice: opts.voice?.(mem.db) });
   const conversations = createConversations({ bot, jobs: worker, logger });
   const chat = new FakeChat();
   conversations.register(chat);
