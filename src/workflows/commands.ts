@@ -4,6 +4,7 @@
  */
 import type { Bot, Intent } from "../bot/types.ts";
 import { normalize } from "./grammar/normalize.ts";
+import { parseWhen } from "./grammar/when.ts";
 import { changeReply, historyReply, listReply, showReply, templatesReply, whyReply } from "./manage.ts";
 import { CANCEL_ACTION, CONFIRM_ACTION, notice } from "./plan.ts";
 import type { WorkflowService } from "./service.ts";
@@ -14,14 +15,19 @@ const TEMPLATES = /^(?:workflow templates|(?:list |show )?(?:workflow )?template
 const MANAGE =
   /^workflows? (history|versions|rollback|roll back|revert|why|debug|run|pause|stop|resume|start|delete|remove|rename|edit|change|update|show)\b[\s:]*(.*)$/i;
 
-/** Words a request to create a workflow starts with (after "please", "can you", "atom,"). */
-const CREATE_START =
-  /^(?:remind|reminder|set (?:up )?a reminder|schedule|create (?:a )?workflow|new workflow|set up|every|each|daily|weekly|monthly|hourly|fortnightly|biweekly|in \d+ |in an? (?:minute|hour|day)|in half an hour|tomorrow|today|tonight|yesterday|on (?:mon|tue|wed|thu|fri|sat|sun|the \d|the (?:first|last))|at \d|at (?:noon|midnight)|the (?:first|last|second|third|fourth) |(?:first|last) (?:mon|tue|wed|thu|fri|sat|sun|weekday|business|working|day)|post |send |share |watch |tell (?:me|us) when|let (?:me|us) know when|notify (?:me|us)|alert (?:me|us)|ping (?:me|us) when|use the .+ template|apply the .+ template|summari[sz]e the questions|whenever|every time|each time)/;
+/** A schedule word first: "every weekday at 9 …", "tomorrow at 8 …", "in 20 minutes …". */
+const TRIGGER_START =
+  /^(?:every|each|daily|weekly|monthly|hourly|fortnightly|biweekly|in \d+ |in an? (?:minute|hour|day)|in half an hour|tomorrow|today|tonight|yesterday|on (?:mon|tue|wed|thu|fri|sat|sun|the \d|the (?:first|last))|at \d|at (?:noon|midnight)|the (?:first|last|second|third|fourth) |(?:first|last) (?:mon|tue|wed|thu|fri|sat|sun|weekday|business|working|day)|whenever|every time|each time)/;
+/** An action first: "post …", "tell me when …" — a workflow only with a schedule (or a watch). */
+const ACTION_START =
+  /^(?:post |send |share |summari[sz]e the questions|watch (?:out )?for |tell (?:me|us) when|let (?:me|us) know when|notify (?:me|us)|alert (?:me|us)|ping (?:me|us) when)/;
+const WATCH_START =
+  /^(?:watch (?:out )?for |tell (?:me|us) when|let (?:me|us) know when|notify (?:me|us)|alert (?:me|us)|ping (?:me|us) when)/;
 /** An action word: without one, "every employee gets how many days off" stays a question. */
 const ACTION_WORD =
   /\b(?:remind|reminder|post|send|share|digest|summari[sz]e|summary|watch|notify|tell (?:me|us)|let (?:me|us) know|alert|ping|search|template|announce)\b/;
 const STRONG_START =
-  /^(?:remind|reminder|set (?:up )?a reminder|schedule|create (?:a )?workflow|new workflow|use the|apply the)/;
+  /^(?:remind|reminder|set (?:up )?a reminder|schedule|create (?:a )?workflow|new workflow|(?:use|apply) the .+ template)/;
 
 /** Strips a polite or addressing prefix ("please", "can you", "atom,", "create a workflow:"). */
 function stripPrefix(s: string): string {
@@ -39,8 +45,15 @@ function stripPrefix(s: string): string {
 export function looksLikeCreate(text: string): boolean {
   const s = stripPrefix(normalize(text).text);
   if (/\?$/.test(s) && !/^(?:remind|post|send|schedule|set up|watch)/.test(s)) return false;
-  if (!CREATE_START.test(s)) return false;
-  return STRONG_START.test(s) || ACTION_WORD.test(s);
+  if (STRONG_START.test(s)) return true;
+  if (TRIGGER_START.test(s)) return ACTION_WORD.test(s);
+  if (ACTION_START.test(s)) {
+    // "share the travel policy" is a question for the memory; "share … every Monday" a workflow.
+    if (WATCH_START.test(s) && /\b(?:documents?|docs?|files?)\b/.test(s)) return true;
+    const when = parseWhen(s, { now: new Date(), timeZone: "UTC" });
+    return when.ok || when.problem !== undefined;
+  }
+  return false;
 }
 
 /** Adds every workflow command and the plan's buttons to the bot. */

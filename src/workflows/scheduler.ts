@@ -48,6 +48,8 @@ export class WorkflowScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private ticking: Promise<number> | undefined;
+  /** When expired plans were last deleted (hourly, by whichever replica gets there). */
+  private prunedAt = 0;
   private readonly now: () => Date;
 
   constructor(
@@ -92,6 +94,10 @@ export class WorkflowScheduler {
     let sleep = this.opts.maxSleepMs ?? 15_000;
     try {
       await this.tick();
+      if (Date.now() - this.prunedAt > 3_600_000) {
+        this.prunedAt = Date.now();
+        await this.deps.store.pruneDrafts();
+      }
       const earliest = await this.deps.store.earliestNextRun();
       if (earliest) sleep = Math.min(sleep, Math.max(50, earliest.getTime() - this.now().getTime() + 20));
     } catch (err) {

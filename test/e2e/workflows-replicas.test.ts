@@ -86,7 +86,8 @@ describe.skipIf(!DB_URL)("two atom serve replicas, one workflow", { timeout: 330
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  const schemaUrl = () => `${DB_URL}${DB_URL!.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  const schemaUrl = () =>
+    `${DB_URL}${DB_URL!.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 
   it("runs each scheduled minute exactly once, also after one replica is killed", async () => {
     const env = (name: string) => {
@@ -125,7 +126,14 @@ describe.skipIf(!DB_URL)("two atom serve replicas, one workflow", { timeout: 330
     const wf = await db.transaction((tx) =>
       store.create(
         tx,
-        { platform: "slack", tenantId: "default", channelId: channel, threadId: thread, ownerId: "UOWNER1", isDirect: false },
+        {
+          platform: "slack",
+          tenantId: "default",
+          channelId: channel,
+          threadId: thread,
+          ownerId: "UOWNER1",
+          isDirect: false,
+        },
         parsed.definition,
         first,
       ),
@@ -133,11 +141,13 @@ describe.skipIf(!DB_URL)("two atom serve replicas, one workflow", { timeout: 330
 
     const runsOf = async () =>
       (await store.runs(wf.id, 100)).filter((r) => r.scheduledFor.getTime() <= fires.at(-1)!.getTime());
-    const succeeded = async (n: number) => (await runsOf()).filter((r) => r.status === "succeeded").length >= n;
+    const succeeded = async (n: number) =>
+      (await runsOf()).filter((r) => r.status === "succeeded").length >= n;
     const waitUntil = async (cond: () => Promise<boolean>, timeoutMs: number, what: string) => {
       const deadline = Date.now() + timeoutMs;
       while (!(await cond())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${a.output().slice(-3000)}`);
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting for ${what}\n${a.output().slice(-3000)}`);
         await new Promise((r) => setTimeout(r, 250));
       }
     };

@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/main.ts";
 import { createLogger, silentLogger } from "../../src/observability/logger.ts";
-import { appMention, blockActionsBody, deliverEvent, deliverSigned, eventCallback, nextTs } from "../helpers/slack.ts";
+import {
+  appMention,
+  blockActionsBody,
+  deliverEvent,
+  deliverSigned,
+  eventCallback,
+  nextTs,
+} from "../helpers/slack.ts";
 import { TEST_SIGNING_SECRET } from "../helpers/slack.ts";
 import { FakeSlack, type FakeTeam } from "../integration/fakes/slack.ts";
 
@@ -27,7 +34,10 @@ describe("atom serve + Slack: a workflow from a mention", { timeout: 240_000 }, 
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atom-wf-e2e-"));
     const docs = path.join(dataDir, "docs");
     fs.mkdirSync(docs);
-    fs.writeFileSync(path.join(docs, "pricing.md"), "# Pricing 2027\n\nThe new price list starts in January.\n");
+    fs.writeFileSync(
+      path.join(docs, "pricing.md"),
+      "# Pricing 2027\n\nThe new price list starts in January.\n",
+    );
     server = await startServer(
       loadConfig({
         ATOM_DATA_DIR: dataDir,
@@ -60,7 +70,15 @@ describe("atom serve + Slack: a workflow from a mention", { timeout: 240_000 }, 
       eventCallback({
         teamId: team.teamId,
         botUserId: team.botUserId,
-        event: appMention({ botUserId: team.botUserId, text, channel, ts, threadTs, teamId: team.teamId, user: "UOWNER1" }),
+        event: appMention({
+          botUserId: team.botUserId,
+          text,
+          channel,
+          ts,
+          threadTs,
+          teamId: team.teamId,
+          user: "UOWNER1",
+        }),
       }),
     );
 
@@ -71,7 +89,10 @@ describe("atom serve + Slack: a workflow from a mention", { timeout: 240_000 }, 
     const plan = inThread(ts)[0]!;
     expect(String(plan.params.text)).toContain("Here is the plan for “Digest of new documents”");
     expect(String(plan.params.text)).toContain("When: Every minute (UTC). Next: ");
-    const blocks = JSON.parse(String(plan.params.blocks)) as { type: string; elements?: { action_id: string; value: string }[] }[];
+    const blocks = JSON.parse(String(plan.params.blocks)) as {
+      type: string;
+      elements?: { action_id: string; value: string }[];
+    }[];
     const buttons = blocks.filter((b) => b.type === "actions").flatMap((b) => b.elements ?? []);
     expect(buttons.map((b) => b.action_id)).toEqual(["workflow:confirm", "workflow:cancel"]);
 
@@ -90,14 +111,19 @@ describe("atom serve + Slack: a workflow from a mention", { timeout: 240_000 }, 
       }),
     );
     expect(press.status).toBe(200);
-    const digests = () => inThread(ts).filter((c) => String(c.params.text).startsWith("New or changed documents"));
+    const digests = () =>
+      inThread(ts).filter((c) => String(c.params.text).startsWith("New or changed documents"));
     await fake.waitFor(() => digests().length >= 1, 70_000, "the first digest in the thread");
     expect(Date.now() - confirmedAt).toBeLessThanOrEqual(70_000);
     expect(digests()[0]!.token).toBe(team.botToken);
 
     // Pause from the thread: no further posts, also after the next minute has passed.
     expect((await mention("workflow pause Digest of new documents", nextTs(), ts)).status).toBe(200);
-    await fake.waitFor(() => inThread(ts).some((c) => String(c.params.text).startsWith("Paused “Digest")), 30_000, "pause");
+    await fake.waitFor(
+      () => inThread(ts).some((c) => String(c.params.text).startsWith("Paused “Digest")),
+      30_000,
+      "pause",
+    );
     const after = digests().length;
     const nextMinute = Math.ceil((Date.now() + 1000) / 60_000) * 60_000;
     await fake.waitFor(() => Date.now() > nextMinute + 5000, 70_000, "the next minute to pass");
