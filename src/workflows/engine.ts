@@ -138,7 +138,8 @@ export async function executeRun(
     if (!list) return undefined;
     const out: string[] = [];
     for (const s of list) {
-      if (s.startsWith("kind:")) out.push(...(await deps.store.sourcesLike(workflow.tenantId, s.slice(5))));
+      if (s.startsWith("kind:"))
+        out.push(...(await deps.store.inputs.sourcesLike(workflow.tenantId, s.slice(5))));
       else out.push(s);
     }
     return out;
@@ -150,7 +151,7 @@ export async function executeRun(
     if (step.in === "questions") {
       const from = since ?? new Date(run.scheduledFor.getTime() - 7 * 86_400_000);
       state.since = from;
-      const qs = await deps.store.questionsAsked(workflow.origin, from, step.limit);
+      const qs = await deps.store.inputs.questionsAsked(workflow.origin, from, step.limit);
       state.items = qs.map((q) => ({ title: q.text }));
       return `${qs.length} question(s) asked since ${formatWhen(from, tz, input.now)}`;
     }
@@ -162,7 +163,7 @@ export async function executeRun(
     }
     if (step.query.trim() === "" || step.since === "last_run") {
       const changed = since
-        ? await deps.store.changedDocuments(
+        ? await deps.store.inputs.changedDocuments(
             workflow.tenantId,
             principals,
             since,

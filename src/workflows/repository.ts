@@ -3,192 +3,38 @@
  * for Confirm, runs and step logs. Works the same on PostgreSQL and PGlite.
  */
 import type { Db, Queryable } from "../db/types.ts";
+import { DraftStore, RunInputs } from "./inputs.ts";
 import { parseDefinition, type WorkflowDefinition, type WorkflowOrigin } from "./definition.ts";
+import {
+  d,
+  dn,
+  json,
+  nameKey,
+  RUN_COLUMNS,
+  type RunKind,
+  type RunRow,
+  type RunStatus,
+  type StepLog,
+  toRun,
+  toWorkflow,
+  WF_COLUMNS,
+  type WorkflowRow,
+  type WorkflowStatus,
+} from "./rows.ts";
 
-export type WorkflowStatus = "active" | "paused" | "finished" | "deleted";
-export type RunKind = "scheduled" | "late" | "manual" | "dry_run" | "missed";
-export type RunStatus = "queued" | "running" | "retrying" | "succeeded" | "failed" | "skipped" | "missed";
-
-/** A workflow row with its active definition. */
-export interface WorkflowRow {
-  id: string;
-  tenantId: string;
-  name: string;
-  origin: WorkflowOrigin;
-  status: WorkflowStatus;
-  activeVersion: number;
-  nextRunAt: Date | null;
-  lastRunAt: Date | null;
-  lastRunStatus: string | null;
-  definition: WorkflowDefinition;
-  createdAt: Date;
-}
-
-/** One run. */
-export interface RunRow {
-  id: string;
-  workflowId: string;
-  tenantId: string;
-  kind: RunKind;
-  scheduledFor: Date;
-  version: number;
-  status: RunStatus;
-  requestedBy: string | null;
-  note: string | null;
-  attempts: number;
-  error: string | null;
-  permanent: boolean | null;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-}
-
-/** One step's log line. */
-export interface StepLog {
-  attempt: number;
-  path: string;
-  type: string;
-  input: string;
-  output: string;
-  error: string | null;
-  durationMs: number;
-}
-
-/** A plan waiting for Confirm/Cancel. */
-export interface Draft {
-  id: string;
-  tenantId: string;
-  workflowId: string | null;
-  ownerId: string;
-  origin: WorkflowOrigin;
-  definition: WorkflowDefinition;
-  status: "pending" | "confirmed" | "cancelled";
-  expiresAt: Date;
-}
-
-const d = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
-const dn = (v: unknown): Date | null => (v === null || v === undefined ? null : d(v));
-const json = <T>(v: unknown): T => (typeof v === "string" ? (JSON.parse(v) as T) : (v as T));
-
-/** The lookup key of a name: lower case, single spaces. */
-export const nameKey = (name: string): string => name.trim().replace(/\s+/g, " ").toLowerCase();
-
-const WF_COLUMNS = `w.id::text AS id, w.tenant_id, w.name, w.platform, w.channel_id, w.thread_id, w.is_direct,
-  w.owner_id, w.owner_email, w.status, w.active_version, w.next_run_at, w.last_run_at, w.last_run_status,
-  w.created_at, v.definition`;
-
-function toWorkflow(r: Record<string, unknown>): WorkflowRow {
-  return {
-    id: String(r.id),
-    tenantId: String(r.tenant_id),
-    name: String(r.name),
-    origin: {
-      platform: r.platform as WorkflowOrigin["platform"],
-      tenantId: String(r.tenant_id),
-      channelId: String(r.channel_id),
-      threadId: (r.thread_id as string | null) ?? undefined,
-      ownerId: String(r.owner_id),
-      ownerEmail: (r.owner_email as string | null) ?? undefined,
-      isDirect: Boolean(r.is_direct),
-    },
-    status: r.status as WorkflowStatus,
-    activeVersion: Number(r.active_version),
-    nextRunAt: dn(r.next_run_at),
-    lastRunAt: dn(r.last_run_at),
-    lastRunStatus: (r.last_run_status as string | null) ?? null,
-    definition: parseDefinition(json(r.definition)),
-    createdAt: d(r.created_at),
-  };
-}
-
-function toRun(r: Record<string, unknown>): RunRow {
-  return {
-    id: String(r.id),
-    workflowId: String(r.workflow_id),
-    tenantId: String(r.tenant_id),
-    kind: r.kind as RunKind,
-    scheduledFor: d(r.scheduled_for),
-    version: Number(r.version),
-    status: r.status as RunStatus,
-    requestedBy: (r.requested_by as string | null) ?? null,
-    note: (r.note as string | null) ?? null,
-    attempts: Number(r.attempts),
-    error: (r.error as string | null) ?? null,
-    permanent: (r.permanent as boolean | null) ?? null,
-    startedAt: dn(r.started_at),
-    finishedAt: dn(r.finished_at),
-  };
-}
-
-const RUN_COLUMNS = `id::text AS id, workflow_id::text AS workflow_id, tenant_id, kind, scheduled_for, version,
-  status, requested_by, note, attempts, error, permanent, started_at, finished_at`;
+export { nameKey } from "./rows.ts";
+export type { Draft, RunKind, RunRow, RunStatus, StepLog, WorkflowRow, WorkflowStatus } from "./rows.ts";
 
 /** Repository of the workflow tables. */
 export class WorkflowStore {
-  constructor(readonly db: Db) {}
+  /** Plans waiting for Confirm/Cancel. */
+  readonly drafts: DraftStore;
+  /** What runs read: changed documents, questions asked, sources. */
+  readonly inputs: RunInputs;
 
-  // --- drafts ---
-
-  /** Stores a plan waiting for Confirm, valid for `ttlMs`. */
-  async createDraft(input: {
-    id: string;
-    origin: WorkflowOrigin;
-    definition: WorkflowDefinition;
-    workflowId?: string;
-    ttlMs: number;
-  }): Promise<void> {
-    await this.db.query(
-      `INSERT INTO workflow_drafts (id, tenant_id, workflow_id, owner_id, origin, definition, expires_at)
-       VALUES ($1, $2, $3::bigint, $4, $5::jsonb, $6::jsonb, now() + ($7::double precision * interval '1 millisecond'))`,
-      [
-        input.id,
-        input.origin.tenantId,
-        input.workflowId ?? null,
-        input.origin.ownerId,
-        JSON.stringify(input.origin),
-        JSON.stringify(input.definition),
-        input.ttlMs,
-      ],
-    );
-  }
-
-  /** A draft by id within a tenant. */
-  async getDraft(tenantId: string, id: string): Promise<Draft | undefined> {
-    const r = await this.db.query<Record<string, unknown>>(
-      `SELECT id, tenant_id, workflow_id::text AS workflow_id, owner_id, origin, definition, status, expires_at
-       FROM workflow_drafts WHERE tenant_id = $1 AND id = $2`,
-      [tenantId, id],
-    );
-    const x = r.rows[0];
-    if (!x) return undefined;
-    return {
-      id: String(x.id),
-      tenantId: String(x.tenant_id),
-      workflowId: (x.workflow_id as string | null) ?? null,
-      ownerId: String(x.owner_id),
-      origin: json<WorkflowOrigin>(x.origin),
-      definition: parseDefinition(json(x.definition)),
-      status: x.status as Draft["status"],
-      expiresAt: d(x.expires_at),
-    };
-  }
-
-  /**
-   * Moves a pending, unexpired draft to `confirmed` or `cancelled` — once: a second press (or a
-   * press on another replica) finds nothing to settle.
-   * @returns whether this call settled it.
-   */
-  async settleDraft(tx: Queryable, id: string, status: "confirmed" | "cancelled"): Promise<boolean> {
-    const r = await tx.query(
-      `UPDATE workflow_drafts SET status = $2 WHERE id = $1 AND status = 'pending' AND expires_at > now() RETURNING id`,
-      [id, status],
-    );
-    return r.rowCount > 0;
-  }
-
-  /** Deletes drafts that expired a day ago or more. */
-  async pruneDrafts(): Promise<number> {
-    const r = await this.db.query("DELETE FROM workflow_drafts WHERE expires_at < now() - interval '1 day'");
-    return r.rowCount;
+  constructor(readonly db: Db) {
+    this.drafts = new DraftStore(db);
+    this.inputs = new RunInputs(db);
   }
 
   // --- workflows and versions ---
@@ -521,51 +367,5 @@ export class WorkflowStore {
       error: (x.error as string | null) ?? null,
       durationMs: Number(x.duration_ms),
     }));
-  }
-
-  /** Questions people asked Atom in a conversation since `since` (for the weekly summary). */
-  async questionsAsked(
-    ref: { tenantId: string; platform: string; channelId: string },
-    since: Date,
-    limit: number,
-  ): Promise<{ text: string; at: Date }[]> {
-    const r = await this.db.query<{ text: string; created_at: unknown }>(
-      `SELECT text, created_at FROM thread_turns WHERE tenant_id = $1 AND platform = $2 AND channel_id = $3 AND role = 'user'
-         AND created_at >= $4 ORDER BY id DESC LIMIT $5`,
-      [ref.tenantId, ref.platform, ref.channelId, since, limit],
-    );
-    return r.rows.map((x) => ({ text: x.text, at: d(x.created_at) }));
-  }
-
-  /** Documents new or changed in memory since `since`, visible to `principals` (newest first). */
-  async changedDocuments(
-    tenantId: string,
-    principals: string[],
-    since: Date,
-    limit: number,
-    sourceIds?: string[],
-  ): Promise<{ source: string; docId: string; title: string; uri: string; indexedAt: Date }[]> {
-    const r = await this.db.query<Record<string, unknown>>(
-      `SELECT source_id, doc_id, title, uri, indexed_at FROM documents
-       WHERE tenant_id = $1 AND indexed_at > $2 AND acl ?| $3::text[] AND ($5::text[] IS NULL OR source_id = ANY($5::text[]))
-       ORDER BY indexed_at DESC, title LIMIT $4`,
-      [tenantId, since, principals, limit, sourceIds ?? null],
-    );
-    return r.rows.map((x) => ({
-      source: String(x.source_id),
-      docId: String(x.doc_id),
-      title: String(x.title),
-      uri: String(x.uri),
-      indexedAt: d(x.indexed_at),
-    }));
-  }
-
-  /** Source ids of a tenant whose id or kind contains `hint` ("drive" → `gdrive:…`). */
-  async sourcesLike(tenantId: string, hint: string): Promise<string[]> {
-    const r = await this.db.query<{ source_id: string }>(
-      `SELECT source_id FROM sources WHERE tenant_id = $1 AND (kind ILIKE '%' || $2 || '%' OR source_id ILIKE '%' || $2 || '%')`,
-      [tenantId, hint],
-    );
-    return r.rows.map((x) => x.source_id);
   }
 }

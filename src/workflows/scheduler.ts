@@ -96,7 +96,7 @@ export class WorkflowScheduler {
       await this.tick();
       if (Date.now() - this.prunedAt > 3_600_000) {
         this.prunedAt = Date.now();
-        await this.deps.store.pruneDrafts();
+        await this.deps.store.drafts.prune();
       }
       const earliest = await this.deps.store.earliestNextRun();
       if (earliest) sleep = Math.min(sleep, Math.max(50, earliest.getTime() - this.now().getTime() + 20));

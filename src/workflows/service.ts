@@ -110,7 +110,7 @@ export class WorkflowService {
     let definition = parsed.definition;
     if (edit && !/\b(?:called|named)\b/i.test(text)) definition = { ...definition, name: edit.name };
     const draftId = randomUUID();
-    await this.deps.store.createDraft({
+    await this.deps.store.drafts.create({
       id: draftId,
       origin: originOf(msg),
       definition,
@@ -149,7 +149,7 @@ export class WorkflowService {
   /** Confirm or Cancel pressed on a plan. */
   async settle(action: ChatAction, draftId: string, confirm: boolean): Promise<Reply> {
     const { store, db } = this.deps;
-    const draft = await store.getDraft(action.tenantId, draftId);
+    const draft = await store.drafts.get(action.tenantId, draftId);
     if (!draft) return notice("That plan no longer exists.", "workflow", "ephemeral");
     if (draft.ownerId !== action.userId || draft.origin.platform !== action.platform)
       return notice(
@@ -162,7 +162,7 @@ export class WorkflowService {
     if (draft.expiresAt.getTime() <= Date.now())
       return notice("This plan expired. Ask again and I'll make a new one.", "workflow", "ephemeral");
     if (!confirm) {
-      const done = await db.transaction((tx) => store.settleDraft(tx, draftId, "cancelled"));
+      const done = await db.transaction((tx) => store.drafts.settle(tx, draftId, "cancelled"));
       return notice(
         done ? "Cancelled — nothing was scheduled." : "This plan was already settled.",
         "workflow",
@@ -180,7 +180,7 @@ export class WorkflowService {
       );
     }
     const out = await db.transaction(async (tx) => {
-      if (!(await store.settleDraft(tx, draftId, "confirmed"))) return undefined;
+      if (!(await store.drafts.settle(tx, draftId, "confirmed"))) return undefined;
       if (draft.workflowId) {
         const wf = await store.lock(tx, draft.workflowId);
         if (!wf || wf.status === "deleted") return { gone: true as const };
