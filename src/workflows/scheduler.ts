@@ -142,7 +142,18 @@ export class WorkflowScheduler {
     for (const wf of due) {
       const def = wf.definition;
       const from = wf.nextRunAt!;
-      const fires = runsBetween(def.trigger, from, now, 100);
+      let fires: Date[];
+      try {
+        fires = runsBetween(def.trigger, from, now, 100);
+      } catch (err) {
+        // A schedule that cannot be computed must not block the others: pause it and say why.
+        this.deps.logger.error(
+          { err, workflowId: wf.id },
+          "workflow schedule cannot be computed; workflow paused",
+        );
+        await store.setState(tx, wf.id, "paused", null);
+        continue;
+      }
       const onTime = this.opts.onTimeMs ?? 60_000;
       const latest = fires.at(-1);
       const enqueue = async (runId: string, runKey: string) => {

@@ -114,6 +114,20 @@ describe.each(testBackends())("workflows through the core on $name", (backend) =
     expect(rig.messenger.posts).toHaveLength(1);
   });
 
+  it("a workflow whose stored schedule cannot be computed is paused and does not block the others", async () => {
+    rig = await fresh(new Date("2026-12-03T13:50:00Z"));
+    await create(rig, "every day at 9 remind me to stretch, called Good");
+    await create(rig, "every day at 9 remind me to breathe, called Broken");
+    const broken = (await rig.workflows.store.list("default")).find((w) => w.name === "Broken")!;
+    await rig.mem.db.query(
+      `UPDATE workflow_versions SET definition = jsonb_set(definition, '{trigger,expr}', '"99 99 * * *"') WHERE workflow_id = $1::bigint`,
+      [broken.id],
+    );
+    expect(await rig.tickAt("2026-12-03T14:00:01Z")).toBe(1);
+    expect(rig.messenger.posts.map((p) => p.text)).toEqual(["⏰ Reminder: stretch"]);
+    expect((await rig.workflows.store.get(broken.id))?.status).toBe("paused");
+  });
+
   it("missed runs: all replicas down 08:58–09:04 → one late run with a “delayed” note", async () => {
     rig = await fresh(new Date("2026-12-03T13:40:00Z"));
     await create(rig, "every weekday at 9 remind me to review the sales dashboard");
