@@ -17,19 +17,6 @@ import { TEST_SIGNING_SECRET } from "../helpers/slack.ts";
 import { FakeSlack, type FakeTeam } from "../integration/fakes/slack.ts";
 
 /**
- * Whether the Slack adapter hands button presses to the core pipeline (`bot.handleAction`): the
- * adapter rebuilt on the conversation pipeline does (src/adapters/slack/conversation.ts); the older
- * one answers only its own buttons (feedback, share), so a Confirm press never reaches workflows.
- */
-const SLACK_ROUTES_BUTTONS = fs.existsSync(
-  path.resolve(import.meta.dirname, "../../src/adapters/slack/conversation.ts"),
-);
-if (!SLACK_ROUTES_BUTTONS)
-  console.warn(
-    "workflows Slack e2e: Confirm through block_actions waits for the Slack adapter on the core pipeline",
-  );
-
-/**
  * A workflow end to end through `atom serve` and the fake Slack, with
  * ATOM_WORKFLOW_MIN_INTERVAL_SECONDS=60: plain language → plan with buttons → Confirm (a signed
  * block_actions delivery) → a digest lands in the same thread within 70 s → pause → no more posts.
@@ -121,44 +108,41 @@ describe("atom serve + Slack: a workflow from a mention", { timeout: 240_000 }, 
     expect(await server.atom.workflows.store.list("default")).toEqual([]);
   });
 
-  it.runIf(SLACK_ROUTES_BUTTONS)(
-    "every minute post a digest of new documents here → plan → Confirm → a post in the thread within 70 s → pause stops it",
-    async () => {
-      const ts = nextTs();
-      const { plan, buttons } = await askForPlan(ts);
+  it("every minute post a digest of new documents here → plan → Confirm → a post in the thread within 70 s → pause stops it", async () => {
+    const ts = nextTs();
+    const { plan, buttons } = await askForPlan(ts);
 
-      // Confirm: a signed block_actions delivery, as Slack sends it when the button is pressed.
-      const confirmedAt = Date.now();
-      const press = await deliverSigned(
-        `${server.url}/slack/events`,
-        blockActionsBody({
-          teamId: team.teamId,
-          actionId: "workflow:confirm",
-          value: buttons[0]!.value,
-          responseUrl: fake.responseUrl(),
-          userId: "UOWNER1",
-          channelId: channel,
-          messageTs: String(plan.params.ts ?? ts),
-        }),
-      );
-      expect(press.status).toBe(200);
-      const digests = () =>
-        inThread(ts).filter((c) => String(c.params.text).startsWith("New or changed documents"));
-      await fake.waitFor(() => digests().length >= 1, 70_000, "the first digest in the thread");
-      expect(Date.now() - confirmedAt).toBeLessThanOrEqual(70_000);
-      expect(digests()[0]!.token).toBe(team.botToken);
+    // Confirm: a signed block_actions delivery, as Slack sends it when the button is pressed.
+    const confirmedAt = Date.now();
+    const press = await deliverSigned(
+      `${server.url}/slack/events`,
+      blockActionsBody({
+        teamId: team.teamId,
+        actionId: "workflow:confirm",
+        value: buttons[0]!.value,
+        responseUrl: fake.responseUrl(),
+        userId: "UOWNER1",
+        channelId: channel,
+        messageTs: String(plan.params.ts ?? ts),
+      }),
+    );
+    expect(press.status).toBe(200);
+    const digests = () =>
+      inThread(ts).filter((c) => String(c.params.text).startsWith("New or changed documents"));
+    await fake.waitFor(() => digests().length >= 1, 70_000, "the first digest in the thread");
+    expect(Date.now() - confirmedAt).toBeLessThanOrEqual(70_000);
+    expect(digests()[0]!.token).toBe(team.botToken);
 
-      // Pause from the thread: no further posts, also after the next minute has passed.
-      expect((await mention("workflow pause Digest of new documents", nextTs(), ts)).status).toBe(200);
-      await fake.waitFor(
-        () => inThread(ts).some((c) => String(c.params.text).startsWith("Paused “Digest")),
-        30_000,
-        "pause",
-      );
-      const after = digests().length;
-      const nextMinute = Math.ceil((Date.now() + 1000) / 60_000) * 60_000;
-      await fake.waitFor(() => Date.now() > nextMinute + 5000, 70_000, "the next minute to pass");
-      expect(digests()).toHaveLength(after);
-    },
-  );
+    // Pause from the thread: no further posts, also after the next minute has passed.
+    expect((await mention("workflow pause Digest of new documents", nextTs(), ts)).status).toBe(200);
+    await fake.waitFor(
+      () => inThread(ts).some((c) => String(c.params.text).startsWith("Paused “Digest")),
+      30_000,
+      "pause",
+    );
+    const after = digests().length;
+    const nextMinute = Math.ceil((Date.now() + 1000) / 60_000) * 60_000;
+    await fake.waitFor(() => Date.now() > nextMinute + 5000, 70_000, "the next minute to pass");
+    expect(digests()).toHaveLength(after);
+  });
 });
