@@ -12,6 +12,15 @@ export class ConfigError extends Error {
   }
 }
 
+/** Whether `tz` is an IANA time zone the runtime knows. */
+const isTimeZone = (tz: string): boolean => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
 const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const optionalUrl = z.preprocess(emptyToUndefined, z.url({ error: "must be a URL" }).optional());
@@ -73,6 +82,16 @@ const schema = z.object({
    * its last heartbeat (renewed every third of it while the answer runs).
    */
   ATOM_INBOUND_LEASE_SECONDS: int(60, 2, 3600),
+  ATOM_WORKFLOW_MIN_INTERVAL_SECONDS: int(3600, 1, 31 * 86_400),
+  ATOM_WORKFLOW_CATCHUP_SECONDS: int(3600, 0, 7 * 86_400),
+  ATOM_WORKFLOW_POLL_SECONDS: int(15, 1, 600),
+  ATOM_WORKFLOW_DEFAULT_TIMEZONE: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine(isTimeZone, { error: "must be an IANA time zone such as Europe/Paris or UTC" })
+      .default("UTC"),
+  ),
 
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,

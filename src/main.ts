@@ -19,6 +19,7 @@ import { openMemory, type Memory } from "./memory/memory.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
+import { createWorkflows, type Workflows } from "./workflows/index.ts";
 
 /** A composed Atom process: config → db → memory → bot → adapters → server (DESIGN.md, Layout). */
 export interface Atom {
@@ -40,6 +41,8 @@ export interface Atom {
   conversations: Conversations;
   /** Proactive senders by platform, for workflows and jobs. */
   messengers: Map<Platform, Messenger>;
+  /** Workflows: commands on the bot, the `workflow_run` queue, and the ticker `atom serve` starts. */
+  workflows: Workflows;
   /** Stops timers and closes the database and memory. */
   close(): Promise<void>;
 }
@@ -146,6 +149,21 @@ export async function createAtom(
     closers.push(() => teams.close());
   }
 
+  const workflows = createWorkflows({
+    db,
+    bot,
+    jobs,
+    memory,
+    messengers,
+    logger,
+    settings: {
+      minIntervalSeconds: config.env.ATOM_WORKFLOW_MIN_INTERVAL_SECONDS,
+      catchUpSeconds: config.env.ATOM_WORKFLOW_CATCHUP_SECONDS,
+      defaultTimeZone: config.env.ATOM_WORKFLOW_DEFAULT_TIMEZONE,
+      maxSleepMs: config.env.ATOM_WORKFLOW_POLL_SECONDS * 1000,
+    },
+  });
+
   const app = createApp({ logger, readiness, routes });
   return {
     config,
@@ -159,7 +177,9 @@ export async function createAtom(
     readiness,
     conversations,
     messengers,
+    workflows,
     async close() {
+      await workflows.stop();
       await jobs.stop();
       for (const c of closers.reverse()) await c();
       await memory.close();
@@ -262,6 +282,7 @@ export async function startServer(
   if (config.docsDir) stops.push(scheduleFolderSync(atom, config.docsDir, config.syncIntervalSeconds * 1000));
   // Listen first: health checks and Slack URL verification answer while the first sync runs.
   atom.jobs.start();
+  atom.workflows.start();
   const server: ServerType = await new Promise((resolve) => {
     const s = serveHttp({ fetch: atom.app.fetch, port: config.port, hostname: config.host }, () =>
       resolve(s),

@@ -286,7 +286,7 @@ export class JobStore {
       `SELECT ${COLUMNS} FROM jobs
        WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR tenant_id = $2)
          AND ($3::text[] IS NULL OR status = ANY($3::text[]))
-       ORDER BY id DESC LIMIT $4`,
+       ORDER BY jobs.id DESC LIMIT $4`,
       [filter.queue ?? null, filter.tenantId ?? null, filter.status ?? null, filter.limit ?? 100],
     );
     return r.rows.map((x) => toJob<P>(x));

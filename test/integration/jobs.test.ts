@@ -46,6 +46,13 @@ describe.each(testBackends())("durable jobs on $name", (backend) => {
     expect(job?.status).toBe("queued");
   });
 
+  it("lists jobs newest first by numeric id (job 10 before job 9)", async () => {
+    for (let i = 1; i <= 11; i++)
+      await store.enqueue({ queue: "order", tenantId: "t", key: `k${i}`, payload: {} });
+    const keys = (await store.list({ queue: "order", limit: 3 })).map((j) => j.key);
+    expect(keys).toEqual(["k11", "k10", "k9"]);
+  });
+
   it("runs a job once, stores its result, and drains", async () => {
     const w = worker();
     const seen: string[] = [];
