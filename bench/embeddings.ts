@@ -96,7 +96,9 @@ async function main(): Promise<void> {
   const model = await loadModel(values.modules);
   const loadMs = performance.now() - loadStart;
   const pages = listMarkdown(HANDBOOK).slice(0, Number(values.limit ?? Number.POSITIVE_INFINITY));
-  const cache: Record<string, number[]> = fs.existsSync(CACHE) ? JSON.parse(fs.readFileSync(CACHE, "utf8")) : {};
+  const cache: Record<string, number[]> = fs.existsSync(CACHE)
+    ? JSON.parse(fs.readFileSync(CACHE, "utf8"))
+    : {};
   const todo = pages.filter((p) => !cache[p]);
   const embedStart = performance.now();
   for (let i = 0; i < todo.length; i += 16) {
@@ -166,7 +168,9 @@ async function main(): Promise<void> {
       }
     }
     console.log(`indexed ${summary.added} pages`);
-    console.log(formatTable([["questions", "ranking", "n", "hit@1", "hit@5", "MRR", "query embed ms"], ...rows]));
+    console.log(
+      formatTable([["questions", "ranking", "n", "hit@1", "hit@5", "MRR", "query embed ms"], ...rows]),
+    );
   } finally {
     await memory.close();
     await db.close();

@@ -1,19 +1,34 @@
+import { stemSet } from "../memory/analyze.ts";
+import { type AnalyzedQuery, conceptEvidence } from "../memory/search.ts";
 import type { SearchHit, SearchResult } from "../memory/types.ts";
 import type { Citation, ReplyBlock } from "./reply.ts";
+import { nearDuplicate, type ScoredSentence, scoreSentences } from "./sentences.ts";
 
 /**
- * Memory answers a question when its best passage covers at least this share of the question's
- * IDF-weighted concepts (`SearchHit.confidence`)…
+ * Memory answers a question when the document's best passage covers at least this share of the
+ * question's IDF-weighted concepts (`SearchHit.confidence`)…
  */
 export const DEFAULT_MIN_CONFIDENCE = 0.5;
 /**
- * …or, for long, chatty questions whose incidental words no passage shares, when the passage
- * still shares at least this much specific information (`SearchHit.evidence`, in units of one
- * very rare term). Both were calibrated on the handbook question set (bench/README.md).
+ * …or when it shares at least this much specific information (`SearchHit.evidence`, in units of
+ * one very rare term) — long questions whose incidental words no passage holds.
  */
-export const DEFAULT_MIN_EVIDENCE = 1.2;
+export const DEFAULT_MIN_EVIDENCE = 1.5;
+/**
+ * A question concept at least this rare (its IDF as a share of the rarest possible) that the
+ * answering passage — with its title, path and headings — does not hold means memory does not
+ * know the question's topic ("bike" in "bike-to-work scheme"), unless the evidence rule above
+ * holds. Calibrated on the tune half of bench/questions (bench/README.md).
+ */
+export const DEFAULT_MAX_MISSING = 0.55;
+/**
+ * The same limit when the answering sentence states the kind of fact the question asks for (an
+ * amount for "how much…"): a question's other word for the thing ("stipend" for a fixed
+ * reimbursement) may then be missing.
+ */
+export const DEFAULT_MAX_MISSING_WITH_KIND = 0.8;
 
-/** Whether a search hit is good enough to answer from. */
+/** Whether a search hit is good enough to answer from (document level). */
 export function answers(
   hit: SearchHit | undefined,
   minConfidence = DEFAULT_MIN_CONFIDENCE,
@@ -22,13 +37,31 @@ export function answers(
   return hit !== undefined && (hit.confidence >= minConfidence || hit.evidence >= minEvidence);
 }
 
-/** How many documents an answer cites at most, and how many passages it quotes. */
+/**
+ * The rarest question concept the passage holding `lead` lacks (with its document's title, path
+ * and headings), as a share of the rarest possible IDF; 0 when it holds them all.
+ */
+export function missingConcept(query: AnalyzedQuery, hit: SearchHit, chunkIndex: number): number {
+  const passage = hit.passages.find((p) => p.chunkIndex === chunkIndex) ?? hit.best;
+  const stems = [stemSet(`${hit.doc.title} ${hit.doc.uri} ${passage.headings.join(" ")} ${passage.text}`)];
+  let missing = 0;
+  for (const c of query.concepts) {
+    if (conceptEvidence(c, stems) === 0) missing = Math.max(missing, c.weight / (query.maxWeight || 1));
+  }
+  return missing;
+}
+
+/** How many documents an answer cites at most, and how many sentences lead it. */
 const MAX_CITATIONS = 5;
-const MAX_QUOTES = 3;
+const MAX_LEAD = 2;
+/** Supporting quotes (from other documents) after the lead. */
+const MAX_SUPPORT = 2;
 /** A document is cited only when it scores at least this share of the best document. */
 const MIN_RELATIVE_SCORE = 0.2;
+/** A second lead sentence must score at least this share of the first. */
+const SECOND_LEAD = 0.85;
 
-/** An extractive answer: quoted passages with numbered citations. */
+/** An extractive answer: the sentences that answer, then supporting quotes, with numbered citations. */
 export interface ExtractiveAnswer {
   found: boolean;
   text: string;
@@ -36,32 +69,163 @@ export interface ExtractiveAnswer {
   citations: Citation[];
 }
 
+/** Thresholds of the "memory has no answer" decision. */
+export interface AnswerThresholds {
+  minConfidence?: number;
+  minEvidence?: number;
+  maxMissing?: number;
+}
+
+const NOT_FOUND: ExtractiveAnswer = { found: false, text: "", blocks: [], citations: [] };
+
+/** One quote of the answer and the documents it is cited from. */
+interface Quote {
+  sentence: ScoredSentence;
+  /** Other documents holding the same (or nearly the same) text. */
+  alsoIn: number[];
+}
+
 /**
- * Decides whether memory answers the question and, if so, quotes the best passages of the best
- * documents with numbered citations (title + uri + heading). No model is involved: every word
- * of the answer comes from the documents.
+ * Decides whether memory answers the question and, if so, builds the answer from the documents'
+ * own words: first the one or two sentences that answer it (scored by {@link scoreSentences}:
+ * the question's concepts and the kind of fact it asks for), each quoted exactly with its
+ * citation; then the best sentence of up to two other documents. A passage found in several
+ * documents is quoted once, and the other documents are named "also in". Citations are numbered
+ * in the order the answer uses them.
+ *
+ * No answer when the best document covers too little of the question (`answers`) or when the
+ * passage that would answer lacks a rare concept of the question and shares too little specific
+ * information with it ({@link DEFAULT_MAX_MISSING}).
  */
 export function extractiveAnswer(
   result: SearchResult,
   minConfidence = DEFAULT_MIN_CONFIDENCE,
+  question = "",
+  thresholds: AnswerThresholds = {},
 ): ExtractiveAnswer {
   const top = result.hits[0];
-  if (!top || !answers(top, minConfidence)) return { found: false, text: "", blocks: [], citations: [] };
-  const cited = result.hits.filter((h) => h.score >= top.score * MIN_RELATIVE_SCORE).slice(0, MAX_CITATIONS);
-  const citations: Citation[] = cited.map((h, i) => toCitation(h, i + 1));
-  const quotes = citations
-    .slice(0, MAX_QUOTES)
-    .filter((_c, i) => i === 0 || answers(cited[i], minConfidence));
-  const blocks: ReplyBlock[] = [{ type: "text", text: "Here is what I found in your documents:" }];
-  for (const c of quotes) blocks.push({ type: "quote", text: c.snippet, citation: c.n });
-  const lines = [
-    "Here is what I found in your documents:",
-    "",
-    ...quotes.map((c) => `> ${c.snippet.replace(/\n/g, "\n> ")} [${c.n}]`),
-    "",
-    "Sources:",
-    ...citations.map(formatCitationLine),
-  ];
+  const minEvidence = thresholds.minEvidence ?? DEFAULT_MIN_EVIDENCE;
+  const maxMissing = thresholds.maxMissing ?? DEFAULT_MAX_MISSING;
+  if (!top || !answers(top, thresholds.minConfidence ?? minConfidence, minEvidence)) return NOT_FOUND;
+  const hits = result.hits.filter((h) => h.score >= top.score * MIN_RELATIVE_SCORE).slice(0, MAX_CITATIONS);
+  const query = result.query;
+  const ranked = query ? scoreSentences(question, hits, query) : [];
+  const lead = ranked[0];
+  if (query && lead) {
+    const leadHit = hits[lead.hit]!;
+    const limit = lead.kindMatch ? Math.max(maxMissing, DEFAULT_MAX_MISSING_WITH_KIND) : maxMissing;
+    if (missingConcept(query, leadHit, lead.chunkIndex) >= limit && top.evidence < minEvidence) {
+      return NOT_FOUND;
+    }
+  }
+  const { quotes, leadCount } = lead
+    ? pickQuotes(ranked, hits)
+    : { quotes: fallbackQuotes(hits), leadCount: 1 };
+  return render(quotes, leadCount, hits);
+}
+
+/** Without an analysed query (older callers): the best passage of each document, as before. */
+function fallbackQuotes(hits: SearchHit[]): Quote[] {
+  return hits.slice(0, 1 + MAX_SUPPORT).map((h, i) => ({
+    sentence: {
+      hit: i,
+      chunkIndex: h.best.chunkIndex,
+      headings: h.best.headings,
+      text: h.best.snippet || h.best.text,
+      score: h.score,
+      coverage: h.confidence,
+      ownCoverage: h.confidence,
+      kindMatch: false,
+    },
+    alsoIn: [],
+  }));
+}
+
+/**
+ * The lead sentence(s) and one supporting sentence per other document, skipping text already
+ * quoted: a near-duplicate from another document is recorded as "also in" that quote.
+ */
+function pickQuotes(ranked: ScoredSentence[], hits: SearchHit[]): { quotes: Quote[]; leadCount: number } {
+  const quotes: Quote[] = [];
+  const quotedDocs = new Set<number>();
+  const duplicateOf = (s: ScoredSentence): Quote | undefined =>
+    quotes.find((q) => nearDuplicate(q.sentence.text, s.text));
+  const best = ranked[0]!;
+  for (const s of ranked) {
+    if (quotes.length >= MAX_LEAD || s.score < best.score * SECOND_LEAD) break;
+    const dup = duplicateOf(s);
+    if (dup) {
+      if (s.hit !== dup.sentence.hit && !dup.alsoIn.includes(s.hit)) dup.alsoIn.push(s.hit);
+      continue;
+    }
+    if (quotes.length > 0 && !s.kindMatch && best.kindMatch) continue;
+    quotes.push({ sentence: s, alsoIn: [] });
+    quotedDocs.add(s.hit);
+  }
+  const leadCount = quotes.length;
+  for (const s of ranked) {
+    if (quotes.length >= leadCount + MAX_SUPPORT) break;
+    const dup = duplicateOf(s);
+    if (dup) {
+      if (s.hit !== dup.sentence.hit && !dup.alsoIn.includes(s.hit) && !quotedDocs.has(s.hit))
+        dup.alsoIn.push(s.hit);
+      continue;
+    }
+    if (quotedDocs.has(s.hit) || s.ownCoverage === 0) continue;
+    quotes.push({ sentence: s, alsoIn: [] });
+    quotedDocs.add(s.hit);
+  }
+  // Documents whose best passages are the same text as a quote are "also in" it, not new sources.
+  hits.forEach((h, i) => {
+    if (quotedDocs.has(i) || quotes.some((q) => q.alsoIn.includes(i))) return;
+    const same = quotes.find((q) => h.passages.some((p) => nearDuplicate(p.text, q.sentence.text)));
+    if (same) same.alsoIn.push(i);
+  });
+  return { quotes, leadCount };
+}
+
+function render(quotes: Quote[], leadCount: number, hits: SearchHit[]): ExtractiveAnswer {
+  const numberOf = new Map<number, number>();
+  const citations: Citation[] = [];
+  const cite = (hit: number, sentence?: ScoredSentence, snippet?: string): number => {
+    let n = numberOf.get(hit);
+    if (n === undefined) {
+      n = citations.length + 1;
+      numberOf.set(hit, n);
+      citations.push(toCitation(hits[hit]!, n, sentence, snippet));
+    }
+    return n;
+  };
+  for (const q of quotes) {
+    cite(q.sentence.hit, q.sentence);
+    for (const d of q.alsoIn) cite(d, undefined, q.sentence.text);
+  }
+  // Every other document found well enough is listed as a source too.
+  hits.forEach((_h, i) => {
+    if (citations.length < MAX_CITATIONS) cite(i);
+  });
+  const blocks: ReplyBlock[] = [];
+  const lines: string[] = [];
+  quotes.forEach((q, i) => {
+    if (i === 0) {
+      blocks.push({ type: "text", text: "From your documents:" });
+      lines.push("From your documents:");
+    } else if (i === leadCount) {
+      blocks.push({ type: "text", text: "Also relevant:" });
+      lines.push("", "Also relevant:");
+    }
+    const n = numberOf.get(q.sentence.hit)!;
+    blocks.push({ type: "quote", text: q.sentence.text, citation: n });
+    lines.push(`> ${q.sentence.text.replace(/\n/g, "\n> ")} [${n}]`);
+    if (q.alsoIn.length > 0) {
+      const also = `The same text is also in ${q.alsoIn
+        .map((d) => `[${numberOf.get(d)}] ${hits[d]!.doc.title}`)
+        .join(", ")}.`;
+      blocks.push({ type: "text", text: also });
+      lines.push(also);
+    }
+  });
+  lines.push("", "Sources:", ...citations.map(formatCitationLine));
   return { found: true, text: lines.join("\n"), blocks, citations };
 }
 
@@ -70,13 +234,14 @@ export function formatCitationLine(c: Citation): string {
   return `[${c.n}] ${c.title} — ${c.uri}${c.heading ? ` (${c.heading})` : ""}`;
 }
 
-function toCitation(hit: SearchHit, n: number): Citation {
+function toCitation(hit: SearchHit, n: number, sentence?: ScoredSentence, snippet?: string): Citation {
+  const headings = sentence?.headings ?? hit.best.headings;
   return {
     n,
     title: hit.doc.title,
     uri: hit.doc.uri,
-    heading: hit.best.headings.length > 0 ? hit.best.headings.join(" > ") : null,
-    snippet: hit.best.snippet,
+    heading: headings.length > 0 ? headings.join(" > ") : null,
+    snippet: sentence?.text ?? snippet ?? hit.best.snippet,
     source: hit.doc.source,
     docId: hit.doc.docId,
   };

@@ -1,3 +1,5 @@
+import type { AnalyzedQuery } from "./search.ts";
+
 /**
  * A principal that may read a document: `anyone`, `user:<email>`, `group:<id>`, `domain:<domain>`.
  * Matching is exact on the lower-cased string.
@@ -78,6 +80,11 @@ export interface SearchHit {
 
 export interface SearchResult {
   hits: SearchHit[];
+  /**
+   * The query as memory understood it: its concepts (stop words removed, spelling corrected),
+   * each weighted by IDF. Answers use it to pick the sentences that answer.
+   */
+  query?: AnalyzedQuery;
   /** "fts" or "hybrid". */
   mode: "fts" | "hybrid";
   /** How long the search took, ms. */

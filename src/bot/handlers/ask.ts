@@ -19,10 +19,14 @@ export async function askReply(ctx: HandlerContext): Promise<Reply> {
       limit: 5,
       sources: ctx.sources,
     });
-  let answer = extractiveAnswer(await search(question), ctx.minConfidence);
+  let answer = extractiveAnswer(await search(question), ctx.minConfidence, question);
   const previous = ctx.history.at(-1);
   if (!answer.found && previous) {
-    answer = extractiveAnswer(await search(`${previous} ${question}`), ctx.minConfidence);
+    answer = extractiveAnswer(
+      await search(`${previous} ${question}`),
+      ctx.minConfidence,
+      `${previous} ${question}`,
+    );
   }
   if (answer.found) {
     return makeReply({
