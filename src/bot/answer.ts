@@ -171,7 +171,8 @@ function pickQuotes(ranked: ScoredSentence[], hits: SearchHit[]): { quotes: Quot
         dup.alsoIn.push(s.hit);
       continue;
     }
-    if (quotedDocs.has(s.hit) || s.ownCoverage === 0) continue;
+    if (quotedDocs.has(s.hit) || quotes.some((q) => q.alsoIn.includes(s.hit)) || s.ownCoverage === 0)
+      continue;
     quotes.push({ sentence: s, alsoIn: [] });
     quotedDocs.add(s.hit);
   }

@@ -23,6 +23,9 @@ const SMALL_TALK_WORDS = new Set(
 /** Questions about Atom itself ("who are you?", "what can you do?", "are you a bot?"). */
 const ABOUT_ATOM =
   /^(?:who|what) are (?:you|u)\b|^what(?:['’]s| is) (?:your name|atom)\b|^are (?:you|u) (?:a )?(?:bot|human|real)\b|^what (?:can|do) (?:you|u) do\b|^how are (?:you|u)\b/i;
+/** A message opening like a question. */
+const QUESTION_START =
+  /^(?:how|what|where|when|why|which|who|whom|whose|is|are|do|does|did|can|could|should|would|will|may)\b/i;
 /** Messages longer than this many words are never small talk. */
 const SMALL_TALK_MAX_WORDS = 8;
 
@@ -36,7 +39,10 @@ export function isSmallTalk(text: string): boolean {
   if (ABOUT_ATOM.test(t)) return true;
   const tokens = tokenize(t);
   if (tokens.length > SMALL_TALK_MAX_WORDS) return false;
-  return tokens.every((w) => isStopWord(w) || SMALL_TALK_WORDS.has(w) || /^\d+$/.test(w));
+  const content = tokens.filter((w) => !isStopWord(w) && !/^\d+$/.test(w));
+  if (content.length === 0) return true;
+  // "how do we do testing?" asks about testing; "testing" alone is a chat test.
+  return !QUESTION_START.test(t) && content.every((w) => SMALL_TALK_WORDS.has(w));
 }
 
 /**

@@ -17,34 +17,57 @@ export type AnswerKind =
   | "email"
   | "percent";
 
-const QUESTION_KINDS: [AnswerKind, RegExp][] = [
+/** Question words that name the kind of fact asked for ("how much", "how long", "who"…). */
+const ASKED_KINDS: [AnswerKind, RegExp][] = [
+  ["amount", /\bhow much\b(?! time)/i],
   [
-    "amount",
-    /\bhow much\b|\b(?:costs?|price|prices|budgets?|stipends?|allowances?|reimburs\w*|amounts?|limits?|max(?:imum)?|rates?|fees?|per diem|salary|spend(?:ing)?|expens\w*)\b|[$€£]/i,
+    "number",
+    /\bhow many\b(?! (?:minutes|hours|days|weeks|months|years)\b)|\bnumber of\b|\bwhat (?:version|size)\b/i,
   ],
-  ["number", /\bhow many\b|\bnumber of\b|\bwhat (?:version|size)\b|\bminimum\b/i],
   [
     "duration",
-    /\bhow (?:long|soon|early|fast|quickly|often)\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|\b(?:deadline|duration|period|retention|retained|kept|until|after how)\b/i,
+    /\bhow (?:long|soon|early|fast|quickly|often)\b|\bhow much time\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|\bafter how\b/i,
   ],
-  ["date", /\bwhen\b|\bwhat (?:date|day|time)\b|\bdeadline\b|\bschedule\b/i],
-  ["person", /\bwho(?:m|se)?\b|\bcontact\b|\bwhich (?:team|person|people)\b|\bapprov\w*\b|\bresponsible\b/i],
+  ["date", /\bwhen\b|\bwhat (?:date|day|time)\b/i],
+  ["person", /\bwho(?:m|se)?\b|\bwhich (?:team|person|people)\b/i],
   [
     "channel",
-    /\bchannels?\b|\bslack\b|\bwhere (?:do|can|should|would) (?:i|we|you)\b|\bwho (?:do|can|should) i ask\b/i,
+    /\b(?:which|what) (?:slack )?channels?\b|\bwhere (?:do|can|should|would) (?:i|we) (?:ask|post|go)\b/i,
   ],
   [
     "email",
-    /\be-?mail\b|\baddress\b|\balias\b|\bwhere (?:do|can|should|would) (?:i|we) (?:send|forward|report|email)\b|\breport\b/i,
+    /\b(?:which|what) (?:e-?mail|address|alias)\b|\bwhere (?:do|can|should|would) (?:i|we) (?:send|forward|email)\b/i,
   ],
-  ["percent", /\bpercent(?:age)?\b|%|\bshare\b|\bprobabilit\w*\b|\bhow much of\b|\butili[sz]ation\b/i],
+  ["percent", /\bpercent(?:age)?\b|\bhow much of\b|\bwhat share\b|\bprobabilit\w*\b/i],
 ];
 
-/** The kinds of fact a question asks for (empty for open questions: "what is…", "how do I…"). */
+/** Words that hint at the kind of fact when no question word names it ("budget?", "deadline"). */
+const HINTED_KINDS: [AnswerKind, RegExp][] = [
+  [
+    "amount",
+    /\b(?:costs?|price|prices|budgets?|stipends?|allowances?|reimburs\w*|amounts?|limits?|max(?:imum)?|rates?|fees?|per diem|salary)\b|[$€£]/i,
+  ],
+  ["number", /\bminimum\b/i],
+  ["duration", /\b(?:deadline|duration|period|retention|retained|kept|until)\b/i],
+  ["date", /\b(?:deadline|schedule|date)\b/i],
+  ["person", /\bcontact\b|\bapprov\w*\b|\bresponsible\b/i],
+  ["channel", /\bchannels?\b|\bslack\b/i],
+  ["email", /\be-?mail\b|\baddress\b|\balias\b/i],
+  ["percent", /%|\bshare\b|\butili[sz]ation\b/i],
+];
+
+/**
+ * The kinds of fact a question asks for: those its question words name ("how long" → a duration,
+ * even in "how long … for the budget"), else those its words hint at ("budget?" → an amount);
+ * empty for open questions ("what is…", "how do I…").
+ */
 export function questionKinds(question: string): Set<AnswerKind> {
-  const out = new Set<AnswerKind>();
-  for (const [kind, re] of QUESTION_KINDS) if (re.test(question)) out.add(kind);
-  return out;
+  const asked = new Set<AnswerKind>();
+  for (const [kind, re] of ASKED_KINDS) if (re.test(question)) asked.add(kind);
+  if (asked.size > 0) return asked;
+  const hinted = new Set<AnswerKind>();
+  for (const [kind, re] of HINTED_KINDS) if (re.test(question)) hinted.add(kind);
+  return hinted;
 }
 
 const NUMBER_WORD =
