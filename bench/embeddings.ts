@@ -82,7 +82,11 @@ function cosine(a: number[], b: number[]): number {
 
 function rrf(lists: string[][], k = 60): string[] {
   const s = new Map<string, number>();
-  for (const list of lists) list.forEach((id, i) => s.set(id, (s.get(id) ?? 0) + 1 / (k + i + 1)));
+  for (const list of lists) {
+    list.forEach((id, i) => {
+      s.set(id, (s.get(id) ?? 0) + 1 / (k + i + 1));
+    });
+  }
   return [...s.entries()].sort((a, b) => b[1] - a[1]).map(([id]) => id);
 }
 

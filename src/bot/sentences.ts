@@ -146,7 +146,7 @@ export interface SentenceWeights {
 export const DEFAULT_SENTENCE_WEIGHTS: SentenceWeights = {
   context: 0.5,
   kind: 0.6,
-  document: 0.3,
+  document: 0.6,
   passagesPerDoc: 4,
 };
 
