@@ -15,11 +15,15 @@ export type AnswerKind =
   | "person"
   | "channel"
   | "email"
-  | "percent";
+  | "percent"
+  | "contact";
+
+const WHEN =
+  /(?:^|[,;:?!.(]\s*|\b(?:and|but|so|or)\s+)when\b(?!\s+(?:i|we|you|my|our|someone|somebody|people|a|an|the)\b)|\bwhen (?:is|are|was|were|do|does|did|will|would|can|could|should|must|has|have)\b|\bwhat (?:date|day|time)\b/i;
 
 /** Question words that name the kind of fact asked for ("how much", "how long", "who"…). */
 const ASKED_KINDS: [AnswerKind, RegExp][] = [
-  ["amount", /\bhow much\b(?! time)/i],
+  ["amount", /\bhow much\b(?! time)|\b(?:what|which) (?:amount|sum|price)\b/i],
   [
     "number",
     /\bhow many\b(?! (?:minutes|hours|days|weeks|months|years)\b)|\bnumber of\b|\bwhat (?:version|size)\b/i,
@@ -28,7 +32,10 @@ const ASKED_KINDS: [AnswerKind, RegExp][] = [
     "duration",
     /\bhow (?:long|soon|early|fast|quickly|often)\b|\bhow much time\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|\bafter how\b/i,
   ],
-  ["date", /\bwhen\b|\bwhat (?:date|day|time)\b/i],
+  // "when" as a question word ("when does…", "…, when?"), not a conjunction ("…when I leave…");
+  // a date can also be given as a time from now ("2-4 weeks after enrollment").
+  ["date", WHEN],
+  ["duration", WHEN],
   ["person", /\bwho(?:m|se)?\b|\bwhich (?:team|person|people)\b/i],
   [
     "channel",
@@ -39,6 +46,12 @@ const ASKED_KINDS: [AnswerKind, RegExp][] = [
     /\b(?:which|what) (?:e-?mail|address|alias)\b|\bwhere (?:do|can|should|would) (?:i|we) (?:send|forward|email)\b/i,
   ],
   ["percent", /\bpercent(?:age)?\b|\bhow much of\b|\bwhat share\b|\bprobabilit\w*\b/i],
+  // "How do I get access / join / request…": answered by where to ask (a channel, an address, a
+  // handle to tag).
+  [
+    "contact",
+    /\bhow (?:do|can|should|would) (?:i|we|you) (?:get|gain|request|join|reach|contact|ask|apply|sign up|be added|report)\b|\bwho (?:do|can|should) (?:i|we) (?:ask|contact|talk|reach)\b/i,
+  ],
 ];
 
 /** Words that hint at the kind of fact when no question word names it ("budget?", "deadline"). */
@@ -86,6 +99,7 @@ const SENTENCE_KINDS: Record<AnswerKind, RegExp> = {
   channel: /(?:^|[\s(`'"“])#[a-z0-9][a-z0-9_-]+/i,
   email: /\b[\w.+-]+@[\w-]+\.[a-z][\w.]*\b/i,
   percent: /\d\s?%|\bpercent\b/i,
+  contact: /(?:^|[\s(`'"“])[#@][a-z0-9][a-z0-9_.-]+|\b[\w.+-]+@[\w-]+\.[a-z][\w.]*\b/i,
 };
 
 /** Whether a sentence states a fact of the given kind (an amount, a duration, a channel…). */
@@ -141,6 +155,8 @@ export interface SentenceWeights {
   document: number;
   /** Passages read per document. */
   passagesPerDoc: number;
+  /** Weight of the passage's search score (relative to the document's best passage). */
+  passage: number;
 }
 
 export const DEFAULT_SENTENCE_WEIGHTS: SentenceWeights = {
@@ -148,6 +164,7 @@ export const DEFAULT_SENTENCE_WEIGHTS: SentenceWeights = {
   kind: 0.6,
   document: 0.6,
   passagesPerDoc: 4,
+  passage: 0.3,
 };
 
 /**
@@ -170,7 +187,14 @@ export function scoreSentences(
   const seen = new Set<string>();
   hits.forEach((hit, h) => {
     const docContext = `${hit.doc.title} ${uriWords(hit.doc.uri)}`;
-    for (const p of hit.passages.slice(0, weights.passagesPerDoc)) {
+    // Passages search ranked high earn a share of their score; the rest of the page (read whole
+    // for the best documents) is there for a sentence search did not return.
+    const ranked = new Map(
+      hit.passages.slice(0, weights.passagesPerDoc).map((p) => [p.chunkIndex, p.score] as const),
+    );
+    const bestPassage = Math.max(...ranked.values(), 1e-9);
+    for (const p of hit.document ?? hit.passages.slice(0, weights.passagesPerDoc)) {
+      const passageScore = weights.passage * ((ranked.get(p.chunkIndex) ?? 0) / bestPassage);
       const context = stemSet(`${docContext} ${p.headings.join(" ")}`);
       for (const text of splitSentences(p.text)) {
         const key = `${h}\u0000${text}`;
@@ -191,6 +215,7 @@ export function scoreSentences(
           withContext / total +
           (kindMatch ? weights.kind : 0) +
           weights.document * (hit.score / topScore) +
+          passageScore +
           shape;
         out.push({
           hit: h,

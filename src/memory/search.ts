@@ -247,6 +247,39 @@ export function rankDocuments(
   return top;
 }
 
+/** Passages read per document at most by {@link readDocuments} (a long page is cut there). */
+const MAX_DOCUMENT_PASSAGES = 400;
+
+/**
+ * Reads every passage of the given hits' documents (one LanceDB query, filtered by tenant, ACL and
+ * document) into `hit.document`, in reading order. Hits whose document has no readable passage
+ * left (deleted meanwhile) keep `document` unset.
+ */
+export async function readDocuments(
+  store: ChunkStore,
+  hits: SearchHit[],
+  opts: SearchOptions,
+): Promise<void> {
+  if (hits.length === 0) return;
+  const docs = hits
+    .map((h) => `(${eq("source", h.doc.source)} AND ${eq("doc_id", h.doc.docId)})`)
+    .join(" OR ");
+  const rows = (await store.chunks
+    .query()
+    .where(`${eq("tenant_id", opts.tenantId)} AND ${aclFilter(opts.principals)} AND (${docs})`)
+    .select(["source", "doc_id", "chunk_index", "headings", "text"])
+    .limit(MAX_DOCUMENT_PASSAGES * hits.length)
+    .toArray()) as Pick<ChunkRow, "source" | "doc_id" | "chunk_index" | "headings" | "text">[];
+  for (const h of hits) {
+    const own = rows
+      .filter((r) => r.source === h.doc.source && r.doc_id === h.doc.docId)
+      .sort((a, b) => a.chunk_index - b.chunk_index)
+      .slice(0, MAX_DOCUMENT_PASSAGES)
+      .map((r) => ({ chunkIndex: r.chunk_index, headings: splitHeadings(r.headings), text: r.text }));
+    if (own.length > 0) h.document = own;
+  }
+}
+
 /** Summed IDF of the query's concepts found in the union of the given stem sets. */
 export function coveredWeight(analyzed: AnalyzedQuery, stemSets: Set<string>[]): number {
   let covered = 0;

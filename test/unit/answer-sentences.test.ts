@@ -80,6 +80,23 @@ describe("question kinds", () => {
     expect([...questionKinds("which slack channel for budget questions")]).toContain("channel");
     expect([...questionKinds("what e-mail do I write to")]).toContain("email");
     expect([...questionKinds("what is our mission")].length).toBe(0);
+    // "when" as a conjunction is not a question for a date; "what amount" asks for an amount.
+    const receipts = questionKinds("receipts needed for what amount when expensing?");
+    expect([...receipts]).toEqual(["amount"]);
+    expect([...questionKinds("when I leave, how many days do I have to ship my laptop back")]).toContain(
+      "duration",
+    );
+    expect([...questionKinds("when I leave, how many days do I have to ship my laptop back")]).not.toContain(
+      "date",
+    );
+    expect([...questionKinds("when will my insurance card arrive")]).toEqual(["date", "duration"]);
+    expect([...questionKinds("how can I get salesforce access")]).toEqual(["contact"]);
+  });
+
+  it("finds where to ask: a channel, a handle or an address", () => {
+    expect(statesKind("To request access, tag @sales-operations in #it-tech-ops.", "contact")).toBe(true);
+    expect(statesKind("write to people-ops@example.com", "contact")).toBe(true);
+    expect(statesKind("To access Salesforce you log in with Okta.", "contact")).toBe(false);
   });
 
   it("finds amounts, durations, dates, people, channels and addresses in sentences", () => {
@@ -134,12 +151,40 @@ describe("answer sentence selection", () => {
     const answer = extractiveAnswer(result(q, [other, POLICY]), 0.5, q);
     expect(answer.found).toBe(true);
     const firstQuote = answer.blocks.find((b) => b.type === "quote");
+    // Sources keep the search order: the lead sentence cites the page it comes from, [2] here.
     expect(firstQuote).toMatchObject({
       text: "The home office budget is up to $2,000 for a desk, a chair and a monitor.",
+      citation: 2,
+    });
+    expect(answer.citations.map((c) => c.uri)).toEqual(["remote.md", "perks.md"]);
+    expect(answer.citations[1]!.snippet).toContain("$2,000");
+    expect(answer.text.indexOf("$2,000")).toBeLessThan(answer.text.indexOf("Sources:"));
+  });
+});
+
+describe("whole documents", () => {
+  it("leads with a sentence of the page that search did not return among its passages", () => {
+    const q = "how much can I spend on my desk setup?";
+    const page = hit("money.md", [
+      { headings: ["Money", "Desk setup"], text: "Ask before you buy a desk setup; purchases are tracked." },
+    ]);
+    page.document = [
+      page.passages[0]!,
+      { chunkIndex: 1, headings: ["Money", "Other"], text: "Meals on trips are covered." },
+      {
+        chunkIndex: 2,
+        headings: ["Money", "Desk setup", "Full-time teammates"],
+        text: "We expect new teammates to spend up to $2,000 for desk setup.",
+      },
+    ];
+    const r = result(q, [page]);
+    const answer = extractiveAnswer(r, 0.5, q);
+    expect(answer.found).toBe(true);
+    expect(answer.blocks.find((b) => b.type === "quote")).toMatchObject({
+      text: "We expect new teammates to spend up to $2,000 for desk setup.",
       citation: 1,
     });
-    expect(answer.citations[0]!.uri).toBe("perks.md");
-    expect(answer.text.indexOf("$2,000")).toBeLessThan(answer.text.indexOf("Sources:"));
+    expect(answer.citations[0]!.heading).toBe("Money > Desk setup > Full-time teammates");
   });
 });
 
@@ -189,6 +234,23 @@ describe("honest not found", () => {
     // words): the answer sentence's missing rare concepts decide.
     const r = result(q, [{ ...WORK, confidence: 0.6, evidence: 1 }]);
     expect(extractiveAnswer(r, 0.5, q).found).toBe(false);
+  });
+
+  it("answers a long question whose rare incidental words the page lacks, but not a short one", () => {
+    const page = hit("moving.md", [
+      {
+        headings: ["Moving abroad"],
+        text: "Tell the people team about relocating to another country at least 30 days ahead.",
+      },
+    ]);
+    const long =
+      "I'm relocating from Canada to Portugal soon. How many days ahead should I tell the people team?";
+    const rl = result(long, [{ ...page, confidence: 0.6, evidence: 1.3 }]);
+    expect(rl.query!.concepts.length).toBeGreaterThan(6);
+    expect(extractiveAnswer(rl, 0.5, long).text).toContain("30 days ahead");
+    const short = "relocating to Portugal";
+    const rs = result(short, [{ ...page, confidence: 0.6, evidence: 1.3 }]);
+    expect(extractiveAnswer(rs, 0.5, short).found).toBe(false);
   });
 
   it("does not answer a question made of stop words only", () => {
