@@ -19,8 +19,9 @@ Commands:
   ingest <dir>                   index a folder of documents (incremental)
   ask "<question>" [--docs <dir>] [--json]
                                  answer one question from memory
-  eval <qa.jsonl> --docs <dir> [--json]
-                                 score answers on a question set (hit@1, hit@5, MRR, no-answer accuracy)
+  eval <qa.jsonl>... --docs <dir> [--json] [--verbose]
+                                 score answers on question sets (hit@1, hit@5, MRR, fact in answer,
+                                 no-answer accuracy)
   transcribe <audio file> [--json] [--language <code>]
                                  transcribe a voice note (needs DEEPGRAM_API_KEY)
 
@@ -165,10 +166,9 @@ async function evalCommand(args: string[], io: CliIo): Promise<number> {
       verbose: { type: "boolean", default: false },
     },
   });
-  const file = positionals[0];
-  if (!file) throw new UsageError("eval needs a question file");
+  if (positionals.length === 0) throw new UsageError("eval needs a question file");
   if (!values.docs) throw new UsageError("eval needs --docs <dir>");
-  const questions = readQuestions(file);
+  const questions = positionals.flatMap((file) => readQuestions(file));
   return withAtom(async (atom) => {
     const summary = await ingestFolder(atom.memory, values.docs!, io, values.json);
     const { scores, cases } = await runEval(atom.bot, questions, { sources: [summary.source] });
@@ -188,11 +188,12 @@ async function evalCommand(args: string[], io: CliIo): Promise<number> {
               : c.found
                 ? "✗ missed"
                 : "✗ not found";
-        io.stdout.write(`${c.id} ${mark}: ${c.question}\n    cited: ${c.cited.join(", ") || "-"}\n`);
+        const fact = c.fact ? `\n    fact ${c.factInAnswer ? "✓" : "✗"}: ${c.fact}` : "";
+        io.stdout.write(`${c.id} ${mark}: ${c.question}\n    cited: ${c.cited.join(", ") || "-"}${fact}\n`);
       }
     }
     io.stdout.write(
-      `questions: ${scores.n}\nhit@1: ${scores.hit_at_1}\nhit@5: ${scores.hit_at_5}\nMRR: ${scores.mrr}\nno-answer accuracy: ${scores.no_answer_accuracy}\n`,
+      `questions: ${scores.n}\nhit@1: ${scores.hit_at_1}\nhit@5: ${scores.hit_at_5}\nMRR: ${scores.mrr}\nfact in answer: ${scores.fact_in_answer}\nno-answer accuracy: ${scores.no_answer_accuracy}\n`,
     );
     return 0;
   });

@@ -12,6 +12,7 @@ import type { HandlerContext } from "./handlers/context.ts";
 import { filesReply, helpReply } from "./handlers/help.ts";
 import { rememberReply } from "./handlers/remember.ts";
 import { searchReply } from "./handlers/search.ts";
+import { smallTalkReply } from "./handlers/smalltalk.ts";
 import { statusReply } from "./handlers/status.ts";
 import { classify } from "./intents.ts";
 import { makeReply, type Reply } from "./reply.ts";
@@ -111,6 +112,8 @@ export function createBot(deps: BotDeps): Bot {
     switch (intent.kind) {
       case "help":
         return helpReply(commands.flatMap((c) => c.help ?? []));
+      case "smalltalk":
+        return smallTalkReply(intent.query);
       case "status":
         return statusReply(ctx);
       case "remember":

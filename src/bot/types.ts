@@ -3,7 +3,7 @@ import type { HandlerContext } from "./handlers/context.ts";
 import type { Reply } from "./reply.ts";
 
 /** What the person wants: a built-in intent, or the `kind` of a registered {@link CommandSpec}. */
-export type IntentKind = "help" | "ask" | "search" | "status" | "remember" | (string & {});
+export type IntentKind = "help" | "ask" | "search" | "status" | "remember" | "smalltalk" | (string & {});
 
 export interface Intent {
   kind: IntentKind;

@@ -19,6 +19,11 @@ export interface EvalScores {
   hit_at_5: number;
   mrr: number;
   no_answer_accuracy: number;
+  /**
+   * Share of answerable questions with an `expected_fact` whose answer text states that fact
+   * ({@link statesFact}); 0 answers count as misses. 1 when no question has a fact.
+   */
+  fact_in_answer: number;
 }
 
 /** One question's outcome. */
@@ -30,6 +35,29 @@ export interface EvalCase {
   cited: string[];
   /** 1-based rank of the first expected document among the cited ones, or null. */
   rank: number | null;
+  /** The expected fact, when the question has one (answerable questions only). */
+  fact?: string;
+  /** Whether the answer text states `fact` (false when not answered). */
+  factInAnswer: boolean;
+  /** The answer text (for --verbose). */
+  answer: string;
+}
+
+/**
+ * Text folded for fact matching: lower case, no whitespace, and no thousands separators
+ * ("$2,000" and "$2 000" → "$2000").
+ */
+export function foldForFact(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/(?<=\d)[,\u00a0\u202f ](?=\d{3}(?!\d))/g, "")
+    .replace(/\s+/g, "");
+}
+
+/** Whether `answer` states `fact`, compared without case, spaces or thousands separators. */
+export function statesFact(answer: string, fact: string): boolean {
+  const f = foldForFact(fact);
+  return f !== "" && foldForFact(answer).includes(f);
 }
 
 /**
@@ -65,7 +93,8 @@ export function readQuestions(file: string): EvalQuestion[] {
  * an answerable question is a hit@k when the answer is given (`found`) and an expected file is
  * among its first k cited documents; MRR uses the rank of the first expected file among the
  * cited ones (0 when not found); no-answer accuracy is the share of unanswerable questions
- * answered with `found` false.
+ * answered with `found` false; fact in answer is the share of answerable questions with an
+ * `expected_fact` whose answer text states it ({@link statesFact}).
  */
 export async function runEval(
   bot: Bot,
@@ -77,6 +106,10 @@ export async function runEval(
     const a = await askOnce(bot, q.question, opts);
     const cited = [...new Set(a.citations.map((c) => c.uri))];
     const idx = a.found ? cited.findIndex((u) => q.expected_paths.includes(u)) : -1;
+    const fact =
+      q.expected_paths.length > 0 && q.expected_fact && q.expected_fact !== "none"
+        ? q.expected_fact
+        : undefined;
     cases.push({
       id: q.id,
       question: q.question,
@@ -84,6 +117,9 @@ export async function runEval(
       found: a.found,
       cited,
       rank: idx >= 0 ? idx + 1 : null,
+      fact,
+      factInAnswer: fact !== undefined && a.found && statesFact(a.answer, fact),
+      answer: a.answer,
     });
   }
   const answerable = cases.filter((c) => c.expected.length > 0);
@@ -103,6 +139,12 @@ export async function runEval(
           : answerable.reduce((s, c) => s + (c.rank ? 1 / c.rank : 0), 0) / answerable.length,
       ),
       no_answer_accuracy: round(share(unanswerable, (c) => !c.found)),
+      fact_in_answer: round(
+        share(
+          answerable.filter((c) => c.fact !== undefined),
+          (c) => c.factInAnswer,
+        ),
+      ),
     },
   };
 }

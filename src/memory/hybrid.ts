@@ -195,5 +195,5 @@ export async function hybridSearch(
     const sim = similarity.get(`${h.doc.source}\u0000${h.doc.docId}`);
     return sim === undefined ? h : { ...h, confidence: Math.max(h.confidence, Math.min(1, sim)) };
   });
-  return { hits, mode: "hybrid", tookMs: performance.now() - started };
+  return { hits, query: found.analyzed, mode: "hybrid", tookMs: performance.now() - started };
 }

@@ -5,7 +5,7 @@ import { searchSeconds } from "../observability/metrics.ts";
 import { chunkDocument } from "./chunk.ts";
 import { type Embedder, embeddingText } from "./embed.ts";
 import { DEFAULT_HYBRID, type HybridOptions, hybridSearch } from "./hybrid.ts";
-import { searchChunks } from "./search.ts";
+import { readDocuments, searchChunks } from "./search.ts";
 import { LocalFolderSource } from "./sources/local-folder.ts";
 import type { Source } from "./sources/types.ts";
 import { ChunkStore, eq, HEADING_SEPARATOR } from "./store.ts";
@@ -66,6 +66,11 @@ export class Memory {
           this.logger.warn({ err }, "query embedding failed; full-text search only"),
         )
       : await searchChunks(this.store, query, opts, vocab);
+    if (opts.readDocuments) {
+      const started = performance.now();
+      await readDocuments(this.store, result.hits.slice(0, opts.readDocuments), opts);
+      result.tookMs += performance.now() - started;
+    }
     searchSeconds.observe({ mode: result.mode }, result.tookMs / 1000);
     return result;
   }

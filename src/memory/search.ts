@@ -38,8 +38,20 @@ export const DEFAULT_RANKING: RankingOptions = {
  */
 export interface QueryConcept {
   token: string;
-  variants: QueryTerm[];
+  /**
+   * The word as typed and its spelling correction, each with the IDF it proves when a passage
+   * holds it: a correction of a word memory does know ("leasing" → "leading") proves no more than
+   * the corrected word's own IDF, so a frequent look-alike is never taken for a rare word.
+   */
+  variants: (QueryTerm & { weight?: number })[];
+  /**
+   * Parts of a run-together word ("biweekly" → "bi", "weekly"): the concept is present when all
+   * parts are, not when one of them is.
+   */
+  parts?: QueryTerm[];
   weight: number;
+  /** Chunks holding the word as typed (0: memory has never seen it). */
+  df?: number;
 }
 
 /** A query after analysis. */
@@ -55,6 +67,11 @@ export interface AnalyzedQuery {
 const RARE_DF = 2;
 /** …when the other word is at least this many times as frequent. */
 const CORRECTION_RATIO = 20;
+/**
+ * Words shorter than this are not spell-corrected: one edit away from a 4-letter word lie too
+ * many real words ("bike" → "bake", "wifi" → "wiki").
+ */
+const MIN_CORRECTED_LENGTH = 5;
 
 /**
  * Analyses a query against a tenant's vocabulary: drops stop words; for a word memory has never
@@ -65,30 +82,52 @@ const CORRECTION_RATIO = 20;
 export function analyzeQuery(query: string, vocab: Vocabulary | undefined): AnalyzedQuery {
   const concepts: QueryConcept[] = [];
   for (const term of queryTerms(query)) {
-    const variants: QueryTerm[] = [term];
+    const variants: QueryConcept["variants"] = [{ ...term }];
+    let parts: QueryTerm[] | undefined;
     let weight = vocab ? vocab.idf(term.stem) : 1;
+    const df = vocab ? vocab.df(term.stem) : undefined;
     if (vocab) {
       const seen = vocab.wordFrequency(term.token);
       if (seen <= RARE_DF) {
-        const fixed = vocab.correct(term.token, Math.max(1, seen * CORRECTION_RATIO));
-        const parts = fixed ? undefined : vocab.split(term.token);
-        for (const w of fixed ? [fixed] : (parts ?? [])) {
-          const v = { token: w, stem: stemToken(w) };
-          if (!variants.some((x) => x.stem === v.stem)) variants.push(v);
-        }
-        if (vocab.df(term.stem) === 0) {
-          if (fixed) weight = vocab.idf(stemToken(fixed));
-          else if (parts) weight = Math.max(...parts.map((p) => vocab.idf(stemToken(p))));
+        const fixed =
+          term.token.length >= MIN_CORRECTED_LENGTH
+            ? vocab.correct(term.token, Math.max(1, seen * CORRECTION_RATIO))
+            : undefined;
+        const split = fixed ? undefined : vocab.split(term.token);
+        if (fixed) {
+          const stem = stemToken(fixed);
+          if (df === 0) weight = vocab.idf(stem);
+          if (!variants.some((x) => x.stem === stem))
+            variants.push({ token: fixed, stem, weight: Math.min(weight, vocab.idf(stem)) });
+        } else if (split) {
+          parts = split.map((w) => ({ token: w, stem: stemToken(w) }));
+          if (df === 0) weight = Math.max(...parts.map((p) => vocab.idf(p.stem)));
         }
       }
     }
-    concepts.push({ token: term.token, variants, weight });
+    variants[0]!.weight = weight;
+    concepts.push({ token: term.token, variants, parts, weight, df });
   }
   return {
     concepts,
     maxWeight: vocab ? vocab.idf("\u0000") : 1,
-    text: concepts.flatMap((c) => c.variants.map((v) => v.token)).join(" "),
+    text: concepts
+      .flatMap((c) => [...c.variants.map((v) => v.token), ...(c.parts ?? []).map((p) => p.token)])
+      .join(" "),
   };
+}
+
+/**
+ * The IDF weight of `concept` that the stem sets prove: its own weight when the word as typed (or
+ * all parts of a run-together word) is present, the correction's weight when only the
+ * correction is, 0 when neither.
+ */
+export function conceptEvidence(concept: QueryConcept, stemSets: Set<string>[]): number {
+  const has = (stem: string) => stemSets.some((s) => s.has(stem));
+  let best = 0;
+  for (const v of concept.variants) if (has(v.stem)) best = Math.max(best, v.weight ?? concept.weight);
+  if (concept.parts?.every((p) => has(p.stem))) best = concept.weight;
+  return Math.min(best, concept.weight);
 }
 
 /** Builds the LanceDB filter for a search: tenant, ACL principals, optional sources and date. */
@@ -121,7 +160,8 @@ export async function searchChunks(
 ): Promise<SearchResult> {
   const started = performance.now();
   const analyzed = analyzeQuery(query, vocab);
-  if (analyzed.concepts.length === 0) return { hits: [], mode: "fts", tookMs: performance.now() - started };
+  if (analyzed.concepts.length === 0)
+    return { hits: [], query: analyzed, mode: "fts", tookMs: performance.now() - started };
   const rows = (await store.chunks
     .query()
     .fullTextSearch(analyzed.text, { columns: "fts" })
@@ -130,7 +170,7 @@ export async function searchChunks(
     .limit(ranking.candidates)
     .toArray()) as ChunkRow[];
   const hits = rankDocuments(rows, analyzed, ranking, opts.limit ?? 5);
-  return { hits, mode: "fts", tookMs: performance.now() - started };
+  return { hits, query: analyzed, mode: "fts", tookMs: performance.now() - started };
 }
 
 /**
@@ -207,12 +247,43 @@ export function rankDocuments(
   return top;
 }
 
-/** Summed IDF of the query's concepts found in the union of the given stem sets. */
-function coveredWeight(analyzed: AnalyzedQuery, stemSets: Set<string>[]): number {
-  let covered = 0;
-  for (const c of analyzed.concepts) {
-    if (c.variants.some((v) => stemSets.some((s) => s.has(v.stem)))) covered += c.weight;
+/** Passages read per document at most by {@link readDocuments} (a long page is cut there). */
+const MAX_DOCUMENT_PASSAGES = 400;
+
+/**
+ * Reads every passage of the given hits' documents (one LanceDB query, filtered by tenant, ACL and
+ * document) into `hit.document`, in reading order. Hits whose document has no readable passage
+ * left (deleted meanwhile) keep `document` unset.
+ */
+export async function readDocuments(
+  store: ChunkStore,
+  hits: SearchHit[],
+  opts: SearchOptions,
+): Promise<void> {
+  if (hits.length === 0) return;
+  const docs = hits
+    .map((h) => `(${eq("source", h.doc.source)} AND ${eq("doc_id", h.doc.docId)})`)
+    .join(" OR ");
+  const rows = (await store.chunks
+    .query()
+    .where(`${eq("tenant_id", opts.tenantId)} AND ${aclFilter(opts.principals)} AND (${docs})`)
+    .select(["source", "doc_id", "chunk_index", "headings", "text"])
+    .limit(MAX_DOCUMENT_PASSAGES * hits.length)
+    .toArray()) as Pick<ChunkRow, "source" | "doc_id" | "chunk_index" | "headings" | "text">[];
+  for (const h of hits) {
+    const own = rows
+      .filter((r) => r.source === h.doc.source && r.doc_id === h.doc.docId)
+      .sort((a, b) => a.chunk_index - b.chunk_index)
+      .slice(0, MAX_DOCUMENT_PASSAGES)
+      .map((r) => ({ chunkIndex: r.chunk_index, headings: splitHeadings(r.headings), text: r.text }));
+    if (own.length > 0) h.document = own;
   }
+}
+
+/** Summed IDF of the query's concepts found in the union of the given stem sets. */
+export function coveredWeight(analyzed: AnalyzedQuery, stemSets: Set<string>[]): number {
+  let covered = 0;
+  for (const c of analyzed.concepts) covered += conceptEvidence(c, stemSets);
   return covered;
 }
 
@@ -247,10 +318,7 @@ export function snippet(text: string, analyzed: AnalyzedQuery, maxLength = 300):
   let bestScore = -1;
   sentences.forEach((s, i) => {
     const stems = stemSet(s);
-    const score = analyzed.concepts.reduce(
-      (acc, c) => acc + (c.variants.some((v) => stems.has(v.stem)) ? c.weight : 0),
-      0,
-    );
+    const score = coveredWeight(analyzed, [stems]);
     if (score > bestScore) {
       bestScore = score;
       bestIndex = i;

@@ -1,3 +1,5 @@
+import type { AnalyzedQuery } from "./search.ts";
+
 /**
  * A principal that may read a document: `anyone`, `user:<email>`, `group:<id>`, `domain:<domain>`.
  * Matching is exact on the lower-cased string.
@@ -55,6 +57,8 @@ export interface SearchOptions {
   sources?: string[];
   /** Only documents modified at or after this time (ms since epoch). */
   since?: number;
+  /** Read every passage of this many of the best documents into `SearchHit.document` (default 0). */
+  readDocuments?: number;
 }
 
 /** One document found by a search, with its best passage. */
@@ -74,10 +78,21 @@ export interface SearchHit {
   best: { chunkIndex: number; headings: string[]; text: string; snippet: string };
   /** Further good passages of the same document, best first. */
   passages: { chunkIndex: number; headings: string[]; text: string; snippet: string; score: number }[];
+  /**
+   * Every passage of the document in reading order — set for the first
+   * `SearchOptions.readDocuments` documents only, so an answer can quote a sentence that full-text
+   * search did not return among the best passages.
+   */
+  document?: { chunkIndex: number; headings: string[]; text: string }[];
 }
 
 export interface SearchResult {
   hits: SearchHit[];
+  /**
+   * The query as memory understood it: its concepts (stop words removed, spelling corrected),
+   * each weighted by IDF. Answers use it to pick the sentences that answer.
+   */
+  query?: AnalyzedQuery;
   /** "fts" or "hybrid". */
   mode: "fts" | "hybrid";
   /** How long the search took, ms. */

@@ -112,10 +112,17 @@ describe("atom CLI", { timeout: 180_000 }, () => {
       const lines = r.stdout.trim().split("\n");
       expect(lines).toHaveLength(1);
       const scores = JSON.parse(lines[0]!);
-      expect(Object.keys(scores).sort()).toEqual(["hit_at_1", "hit_at_5", "mrr", "n", "no_answer_accuracy"]);
+      expect(Object.keys(scores).sort()).toEqual([
+        "fact_in_answer",
+        "hit_at_1",
+        "hit_at_5",
+        "mrr",
+        "n",
+        "no_answer_accuracy",
+      ]);
       expect(scores.n).toBe(2);
       expect(scores.hit_at_5).toBe(1);
-      for (const k of ["hit_at_1", "mrr", "no_answer_accuracy"]) {
+      for (const k of ["hit_at_1", "mrr", "no_answer_accuracy", "fact_in_answer"]) {
         expect(scores[k]).toBeGreaterThanOrEqual(0);
         expect(scores[k]).toBeLessThanOrEqual(1);
       }

@@ -165,6 +165,33 @@ describe("bot core", () => {
     expect(inChannel.citations.some((c) => c.snippet.includes("P-17"))).toBe(false);
   });
 
+  it("answers small talk with what Atom does, never with documents", async () => {
+    for (const text of [
+      "cool!!",
+      "test",
+      "testing",
+      "DM me",
+      "Who are you?",
+      "hello from team 2",
+      "Hello World",
+    ]) {
+      const reply = await bot.handle(msg(text));
+      expect(reply.intent, text).toBe("smalltalk");
+      expect(reply.citations, text).toEqual([]);
+      expect(reply.text, text).not.toMatch(/found in your documents|Sources:/);
+      expect(reply.text, text).toMatch(/Ask me a question/);
+      expect(reply.answerId, text).toBeUndefined();
+    }
+  });
+
+  it("says not found when only frequent words of the question are in the documents", async () => {
+    const reply = await bot.handle(msg("Is there a bike-to-work or e-bike leasing scheme?"));
+    expect(reply).toMatchObject({ intent: "ask", found: false, citations: [] });
+    expect(reply.text).toMatch(
+      /couldn't find that in your connected sources\. I searched \d+ documents in: /,
+    );
+  });
+
   it("handles help, status and search", async () => {
     const help = await bot.handle(msg("help"));
     expect(help.intent).toBe("help");
@@ -185,9 +212,12 @@ describe("bot core", () => {
     expect((await bot.handle(msg(""))).intent).toBe("help");
     const long = await bot.handle(msg(`budget ${"x".repeat(50_000)}`));
     expect(long.intent).toBe("ask");
+    // No content word at all: never answered from documents.
     const weird = await bot.handle(msg("' OR 1=1 -- \u0000 \\ 😀"));
-    expect(weird.intent).toBe("ask");
-    expect(weird.found).toBe(false);
+    expect(weird.intent).toBe("smalltalk");
+    expect(weird.citations).toEqual([]);
+    const sql = await bot.handle(msg("' OR budget=1 -- \u0000 \\ 😀"));
+    expect(sql.intent).toBe("ask");
   });
   it("answers only from the sources it is told to use", async () => {
     const other = tempDir("atom-bot-other-");

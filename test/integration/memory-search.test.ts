@@ -86,6 +86,45 @@ describe("memory search", () => {
     });
   });
 
+  describe("reading whole documents", () => {
+    it("attaches every passage of the best documents in reading order, and only those", async () => {
+      const dir = tempDir("atom-read-");
+      try {
+        const filler = (n: number) =>
+          Array.from(
+            { length: 12 },
+            (_, i) => `Paragraph ${n}.${i} talks about ordinary office routines.`,
+          ).join(" ");
+        fs.writeFileSync(
+          path.join(dir, "desk.md"),
+          `# Furniture\n\n## Budget\n\nThe narwhal desk budget covers a chair.\n\n## Other\n\n${filler(1)}\n\n## Amount\n\nNew teammates spend up to $2,000.`,
+        );
+        fs.writeFileSync(path.join(dir, "other.md"), "# Other\n\nA narwhal poster hangs in the hall.");
+        await t.memory.syncFolder(dir, { tenantId: "read", sourceId: "folder:r" });
+        const opts = { tenantId: "read", principals: ANY, limit: 5 };
+        const plain = await t.memory.search("narwhal chair", opts);
+        expect(plain.hits[0]!.doc.docId).toBe("desk.md");
+        expect(plain.hits[0]!.document).toBeUndefined();
+        const read = await t.memory.search("narwhal chair", { ...opts, readDocuments: 1 });
+        const doc = read.hits[0]!.document!;
+        expect(doc.length).toBeGreaterThan(read.hits[0]!.passages.length);
+        expect(doc.map((p) => p.chunkIndex)).toEqual([...doc.keys()]);
+        expect(doc.at(-1)!.text).toContain("$2,000");
+        expect(doc.at(-1)!.headings).toEqual(["Furniture", "Amount"]);
+        expect(read.hits[0]!.passages.some((p) => p.text.includes("$2,000"))).toBe(false);
+        expect(read.hits[1]?.document).toBeUndefined();
+        const denied = await t.memory.search("narwhal chair", {
+          ...opts,
+          principals: ["user:nobody@example.com"],
+          readDocuments: 1,
+        });
+        expect(denied.hits).toEqual([]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe("tenant isolation", () => {
     const secret = "The vault combination is orchid-7731 for the zeppelin hangar.";
     const crafted = [

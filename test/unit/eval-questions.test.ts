@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { readQuestions } from "../../src/cli/eval.ts";
+import { readQuestions, statesFact } from "../../src/cli/eval.ts";
 import { UsageError } from "../../src/cli/runtime.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "atom-eval-"));
@@ -39,5 +39,16 @@ describe("readQuestions", () => {
 
   it("reports a missing file", () => {
     expect(() => readQuestions(path.join(dir, "nope.jsonl"))).toThrow(/question file not found/);
+  });
+});
+
+describe("statesFact", () => {
+  it("compares without case, spaces or thousands separators", () => {
+    expect(statesFact("We expect new teammates to spend up to $2000 for desk setup.", "$2,000")).toBe(true);
+    expect(statesFact("up to $2 000 for desk setup", "$2,000")).toBe(true);
+    expect(statesFact("Post in #Ask-People-Team", "#ask-people-team")).toBe(true);
+    expect(statesFact("a minimum of  30 days", "minimum of 30 days")).toBe(true);
+    expect(statesFact("up to $200 for desk setup", "$2,000")).toBe(false);
+    expect(statesFact("anything", "")).toBe(false);
   });
 });

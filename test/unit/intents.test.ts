@@ -70,3 +70,38 @@ describe("classify", () => {
     expect(classify("  where   is\n the office? ")).toEqual({ kind: "ask", query: "where is the office?" });
   });
 });
+
+describe("small talk", () => {
+  it("is not a search: greetings, thanks, tests, reactions, questions about Atom", () => {
+    for (const t of [
+      "cool!!",
+      "test",
+      "testing",
+      "DM me",
+      "Who are you?",
+      "hello from team 2",
+      "Hello World",
+      "thanks!",
+      "thank you so much",
+      "hey there",
+      "good morning everyone",
+      "are you a bot?",
+      "what is it?",
+      "😀",
+    ]) {
+      expect(classify(t).kind, t).toBe("smalltalk");
+    }
+  });
+
+  it("leaves questions with a content word to search", () => {
+    for (const t of [
+      "how do we do testing?",
+      "test environment credentials",
+      "hello, how much is the home office budget?",
+      "who approves team trips?",
+      "thanks — and what about parental leave?",
+    ]) {
+      expect(classify(t).kind, t).toBe("ask");
+    }
+  });
+});

@@ -10,6 +10,9 @@ import type { HandlerContext } from "./context.ts";
  * "and for contractors?"). When memory has no good match the reply says so and names what was
  * searched.
  */
+/** Documents read whole so the answer can quote any of their sentences (the cited ones). */
+const READ_DOCUMENTS = 5;
+
 export async function askReply(ctx: HandlerContext): Promise<Reply> {
   const question = ctx.intent.query;
   const search = (q: string): Promise<SearchResult> =>
@@ -18,11 +21,16 @@ export async function askReply(ctx: HandlerContext): Promise<Reply> {
       principals: ctx.principals,
       limit: 5,
       sources: ctx.sources,
+      readDocuments: READ_DOCUMENTS,
     });
-  let answer = extractiveAnswer(await search(question), ctx.minConfidence);
+  let answer = extractiveAnswer(await search(question), ctx.minConfidence, question);
   const previous = ctx.history.at(-1);
   if (!answer.found && previous) {
-    answer = extractiveAnswer(await search(`${previous} ${question}`), ctx.minConfidence);
+    answer = extractiveAnswer(
+      await search(`${previous} ${question}`),
+      ctx.minConfidence,
+      `${previous} ${question}`,
+    );
   }
   if (answer.found) {
     return makeReply({
