@@ -13,6 +13,7 @@ import { helpReply } from "./handlers/help.ts";
 import { rememberReply } from "./handlers/remember.ts";
 import { searchReply } from "./handlers/search.ts";
 import { statusReply } from "./handlers/status.ts";
+import { parseFilters } from "./filters.ts";
 import { classify } from "./intents.ts";
 import { makeReply, type Reply } from "./reply.ts";
 import type {
@@ -21,6 +22,7 @@ import type {
   CommandSpec,
   FeedbackInput,
   HandleOptions,
+  Intent,
   StatusContributor,
 } from "./types.ts";
 import { formatTranscriptQuote, transcriptQuoteBlocks, type VoiceNotes } from "../voice/index.ts";
@@ -32,6 +34,11 @@ export interface BotDeps {
   config?: Config;
   /** Voice notes (transcription); messages with audio files are ignored without it. */
   voice?: VoiceNotes;
+  /**
+   * The e-mail domains of a tenant's own organisation: documents shared with them may answer in
+   * a channel that is not shared with other organisations (security/org-domains.ts).
+   */
+  orgDomains?: (tenantId: string) => Promise<string[]>;
   /** Overrides the answer confidence threshold (default: ATOM_ANSWER_MIN_SCORE or the calibrated one). */
   minConfidence?: number;
 }
@@ -86,12 +93,35 @@ export function createBot(deps: BotDeps): Bot {
     );
   }
 
-  async function route(msg: ChatMessage, sources?: string[]): Promise<Reply> {
-    const intent = classify(msg.text, commands);
+  /** Applies `in:` / `since:` filters of a question or search to the intent and the sources. */
+  async function withFilters(
+    msg: ChatMessage,
+    intent: Intent,
+    sources: string[] | undefined,
+  ): Promise<{ intent: Intent; sources?: string[]; since?: number }> {
+    if (intent.kind !== "ask" && intent.kind !== "search") return { intent, sources };
+    const f = parseFilters(intent.query);
+    if (!f.kinds && f.since === undefined) return { intent, sources };
+    let selected = sources;
+    if (f.kinds) {
+      const ofKind = (await deps.memory.status(msg.tenantId))
+        .filter((s) => f.kinds!.includes(s.kind))
+        .map((s) => s.sourceId)
+        .filter((id) => !sources || sources.includes(id));
+      // No source of that kind: search nothing rather than everything.
+      selected = ofKind.length > 0 ? ofKind : ["(none)"];
+    }
+    return { intent: { ...intent, query: f.text || intent.query }, sources: selected, since: f.since };
+  }
+
+  async function route(msg: ChatMessage, requested?: string[]): Promise<Reply> {
+    const classified = classify(msg.text, commands);
+    const { intent, sources, since } = await withFilters(msg, classified, requested);
+    const orgDomains = deps.orgDomains ? await deps.orgDomains(msg.tenantId) : [];
     const ctx: HandlerContext = {
       msg,
       intent,
-      principals: principalsFor(msg),
+      principals: principalsFor(msg, orgDomains),
       history: await history(msg),
       db,
       memory: deps.memory,
@@ -100,6 +130,7 @@ export function createBot(deps: BotDeps): Bot {
       statusContributors,
       minConfidence,
       sources,
+      since,
     };
     const command = commands.find((c) => c.kind === intent.kind);
     if (command) return command.handle(ctx);
@@ -221,7 +252,9 @@ export function createBot(deps: BotDeps): Bot {
         });
       }
       answersTotal.inc({ platform: msg.platform, intent: reply.intent, found: String(reply.found) });
-      return { ...reply, visibility: msg.visibility };
+      // A handler may keep its reply to the asker only (a sign-in link); otherwise the reply is seen
+      // as the message was.
+      return { ...reply, visibility: reply.visibility === "ephemeral" ? "ephemeral" : msg.visibility };
     },
 
     recordFeedback,

@@ -18,6 +18,7 @@ export async function askReply(ctx: HandlerContext): Promise<Reply> {
       principals: ctx.principals,
       limit: 5,
       sources: ctx.sources,
+      since: ctx.since,
     });
   let answer = extractiveAnswer(await search(question), ctx.minConfidence);
   const previous = ctx.history.at(-1);

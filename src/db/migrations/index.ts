@@ -4,6 +4,7 @@ import { m002Slack } from "./002_slack.ts";
 import { m003Teams } from "./003_teams.ts";
 import { m004Jobs } from "./004_jobs.ts";
 import { m005Shares } from "./005_shares.ts";
+import { m007Connections } from "./007_connections.ts";
 
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
-export const migrations: Migration[] = [m001Core, m002Slack, m003Teams, m004Jobs, m005Shares];
+export const migrations: Migration[] = [m001Core, m002Slack, m003Teams, m004Jobs, m005Shares, m007Connections];
