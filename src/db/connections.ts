@@ -43,6 +43,8 @@ export interface SkippedFile {
   reason: string;
   /** Not retried until the file changes (a new version). */
   permanent: boolean;
+  /** The source entry, kept for a passing failure so the next sync retries it. */
+  entry?: unknown;
 }
 
 interface ConnectionRow {
@@ -346,12 +348,13 @@ export class ConnectionStore {
   async recordSkips(tenantId: string, sourceId: string, skips: SkippedFile[]): Promise<void> {
     if (skips.length === 0) return;
     await this.db.query(
-      `INSERT INTO skipped_files (tenant_id, source_id, doc_id, name, uri, version, reason, permanent)
-       SELECT $1, $2, s.doc_id, s.name, s.uri, s.version, s.reason, s.permanent
-       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[])
-         AS s(doc_id, name, uri, version, reason, permanent)
+      `INSERT INTO skipped_files (tenant_id, source_id, doc_id, name, uri, version, reason, permanent, entry)
+       SELECT $1, $2, s.doc_id, s.name, s.uri, s.version, s.reason, s.permanent, s.entry::jsonb
+       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::text[])
+         AS s(doc_id, name, uri, version, reason, permanent, entry)
        ON CONFLICT (tenant_id, source_id, doc_id) DO UPDATE SET name = EXCLUDED.name, uri = EXCLUDED.uri,
-         version = EXCLUDED.version, reason = EXCLUDED.reason, permanent = EXCLUDED.permanent, skipped_at = now()`,
+         version = EXCLUDED.version, reason = EXCLUDED.reason, permanent = EXCLUDED.permanent,
+         entry = EXCLUDED.entry, skipped_at = now()`,
       [
         tenantId,
         sourceId,
@@ -361,6 +364,7 @@ export class ConnectionStore {
         skips.map((s) => s.version),
         skips.map((s) => s.reason),
         skips.map((s) => s.permanent),
+        skips.map((s) => (s.permanent || s.entry === undefined ? null : JSON.stringify(s.entry))),
       ],
     );
   }
@@ -404,6 +408,16 @@ export class ConnectionStore {
         permanent: x.permanent,
       })),
     };
+  }
+
+  /** Source entries of passing failures of a source (retried at the next sync). */
+  async retryable(tenantId: string, sourceId: string, limit = 500): Promise<unknown[]> {
+    const r = await this.db.query<{ entry: unknown }>(
+      `SELECT entry FROM skipped_files WHERE tenant_id = $1 AND source_id = $2 AND NOT permanent
+         AND entry IS NOT NULL ORDER BY skipped_at LIMIT $3`,
+      [tenantId, sourceId, limit],
+    );
+    return r.rows.map((x) => (typeof x.entry === "string" ? JSON.parse(x.entry) : x.entry));
   }
 
   /** Permanent skips of a source keyed by document id → skipped version. */

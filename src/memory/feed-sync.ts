@@ -25,6 +25,8 @@ export class SourceUnavailableError extends Error {
     message: string,
     /** Wait before trying again, ms (Retry-After), when the source said so. */
     readonly retryAfterMs?: number,
+    /** Throttled (429, rate-limit 403) rather than failing (5xx, network). */
+    readonly rateLimited = false,
     options?: ErrorOptions,
   ) {
     super(message, options);
@@ -42,20 +44,23 @@ export class DocumentGoneError extends Error {
 
 /** Where skipped files are remembered (implemented by the connections repository). */
 export interface SkipRegistry {
-  recordSkips(
-    tenantId: string,
-    sourceId: string,
-    skips: {
-      docId: string;
-      name: string;
-      uri: string;
-      version: string;
-      reason: string;
-      permanent: boolean;
-    }[],
-  ): Promise<void>;
+  recordSkips(tenantId: string, sourceId: string, skips: SkipRecord[]): Promise<void>;
   clearSkips(tenantId: string, sourceId: string, docIds: string[]): Promise<void>;
   permanentSkips(tenantId: string, sourceId: string, docIds: string[]): Promise<Map<string, string>>;
+  /** Entries of passing failures, retried at the start of the next sync. */
+  retryable(tenantId: string, sourceId: string): Promise<unknown[]>;
+}
+
+/** A file not indexed, as remembered. */
+export interface SkipRecord {
+  docId: string;
+  name: string;
+  uri: string;
+  version: string;
+  reason: string;
+  /** Permanent: not retried until the version changes. Otherwise `entry` is retried next sync. */
+  permanent: boolean;
+  entry?: SourceEntry;
 }
 
 /** Settings of one change-feed sync. */
@@ -81,7 +86,7 @@ export interface FeedSyncOptions {
   signal?: AbortSignal;
   /** Called when chunks were added or removed (vocabulary upkeep). */
   onChange?: () => void;
-  /** Entries of a full listing written per batch (default 200). */
+  /** Entries written per batch, in a full listing and within a page of changes (default 200). */
   batchSize?: number;
 }
 
@@ -104,7 +109,7 @@ export interface FeedSyncSummary {
   skipped: SyncProblem[];
   /** Things that did not stop indexing but are worth telling (a permission without e-mail). */
   notes: SyncProblem[];
-  /** Documents that failed for a reason that may pass; the sync stopped before committing. */
+  /** Documents that failed for a reason that may pass (a 5xx export); retried at the next sync. */
   errors: SyncProblem[];
   /** Documents of the source in memory after the sync. */
   documents: number;
@@ -176,17 +181,24 @@ export async function syncFeed(
     durationMs: 0,
   };
   const ctx: SourceContext = { signal: opts.signal };
+  const batchSize = opts.batchSize ?? 200;
   let changed = false;
   const apply = async (upserts: SourceEntry[], removes: string[]) => {
     if (await writeBatch(db, store, source, opts, summary, upserts, removes, ctx)) changed = true;
   };
   try {
     if (summary.mode === "incremental") {
+      // Passing failures of earlier syncs first (the feed will not report them again).
+      const retry = (await opts.skips.retryable(tenantId, source.id)) as SourceEntry[];
+      if (retry.length > 0) await apply(retry, []);
       try {
         for await (const page of source.changes!(opts.cursor!, ctx)) {
           checkAborted(opts.signal);
           const { upserts, removes } = lastStateWins(page);
-          await apply(upserts, removes);
+          // A page of up to 1000 changes is written in batches; its cursor only after the last.
+          await apply(upserts.slice(0, batchSize), removes);
+          for (let i = batchSize; i < upserts.length; i += batchSize)
+            await apply(upserts.slice(i, i + batchSize), []);
           if (!(await opts.commitCursor(page.cursor))) break;
         }
       } catch (err) {
@@ -295,24 +307,21 @@ async function writeBatch(
     source.id,
     upserts.map((e) => e.docId),
   );
-  const skips: {
-    docId: string;
-    name: string;
-    uri: string;
-    version: string;
-    reason: string;
-    permanent: boolean;
-  }[] = [];
+  const skips: SkipRecord[] = [];
+  const gone: string[] = [];
   const skip = (e: SourceEntry, reason: string, isPermanent: boolean) => {
+    const name = e.title ?? e.name;
     skips.push({
       docId: e.docId,
-      name: e.name,
+      name,
       uri: e.uri,
       version: e.version,
       reason,
       permanent: isPermanent,
+      entry: e,
     });
-    summary.skipped.push({ path: e.title ?? e.name, reason });
+    if (isPermanent) summary.skipped.push({ path: name, reason });
+    else summary.errors.push({ path: name, reason });
   };
   const aclOnly: { entry: SourceEntry; acl: Principal[] }[] = [];
   const toFetch: { entry: SourceEntry; acl: Principal[] }[] = [];
@@ -390,12 +399,12 @@ async function writeBatch(
       if (err instanceof SkipDocumentError) skip(entry, err.reason, err.permanent);
       else if (err instanceof ExtractError) skip(entry, err.reason, true);
       else if (err instanceof DocumentGoneError) {
+        gone.push(entry.docId);
         if (known.has(entry.docId)) removes.add(entry.docId);
-      } else if (err instanceof SourceUnavailableError) transient ??= err;
-      else {
-        summary.errors.push({ path: entry.title ?? entry.name, reason: firstLine(err) });
-        transient ??= err;
-      }
+      } else if (stopsTheSync(err, opts.signal)) transient ??= err;
+      // Anything else concerns this document only: it is retried at the next sync, and the rest
+      // of the source goes on (one bad file never blocks the feed).
+      else skip(entry, `could not be read: ${firstLine(err)}`, false);
     }
   });
 
@@ -470,7 +479,13 @@ async function writeBatch(
       await store.setAcl(tenantId, source.id, v.entry.docId, v.acl);
     }
   }
-  await opts.skips.clearSkips(tenantId, source.id, [...prepared.map((p) => p.entry.docId), ...removes]);
+  await opts.skips.clearSkips(tenantId, source.id, [
+    ...prepared.map((p) => p.entry.docId),
+    ...versionOnly.map((v) => v.entry.docId),
+    ...aclOnly.map((a) => a.entry.docId),
+    ...removeIds,
+    ...gone,
+  ]);
   await opts.skips.recordSkips(tenantId, source.id, skips);
 
   summary.added += prepared.filter((p) => p.isNew).length;
@@ -551,6 +566,16 @@ async function recordSourceState(
     "UPDATE sources SET last_sync_at = now(), last_status = $3, last_error = $4 WHERE tenant_id = $1 AND source_id = $2",
     [tenantId, sourceId, status, error],
   );
+}
+
+/**
+ * Failures that stop the whole sync (nothing more is fetched; the cursor stays): throttling that
+ * outlasted the retries, a refused grant, a stop request.
+ */
+function stopsTheSync(err: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return true;
+  if (err instanceof SourceUnavailableError) return err.rateLimited;
+  return (err as Error)?.name === "InvalidGrantError";
 }
 
 function sameSet(a: Principal[], b: Principal[]): boolean {

@@ -10,7 +10,8 @@ import type { Migration } from "../migrate.ts";
  *   tells a waiter that someone else refreshed.
  * - `connect_links`: signed, single-use sign-in links sent in chat (hashes only).
  * - `skipped_files`: files a source lists but Atom does not index, with the reason and the version
- *   that was skipped (a permanent skip is not retried until the file changes).
+ *   that was skipped (a permanent skip is not retried until the file changes; a passing failure
+ *   keeps its source entry and is retried at the next sync).
  */
 export const m007Connections: Migration = {
   id: 7,
@@ -62,6 +63,7 @@ CREATE TABLE skipped_files (
   version text NOT NULL,
   reason text NOT NULL,
   permanent boolean NOT NULL DEFAULT true,
+  entry jsonb,
   skipped_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (tenant_id, source_id, doc_id)
 );

@@ -185,7 +185,12 @@ export class DriveApi {
    * @throws DriveApiError (a non-retryable answer), SourceUnavailableError (retries exhausted or a
    *   long Retry-After), InvalidGrantError (the grant is gone).
    */
-  async call<T>(method: string, op: (o: CallOptions) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async call<T>(
+    method: string,
+    op: (o: CallOptions) => Promise<T>,
+    signal?: AbortSignal,
+    attempts = this.policy.attempts,
+  ): Promise<T> {
     let token = await this.tokens.get();
     let refreshed = false;
     for (let attempt = 1; ; attempt++) {

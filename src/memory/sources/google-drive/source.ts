@@ -1,6 +1,6 @@
 import type { drive_v3 } from "@googleapis/drive";
 import { isExtractable } from "../../extract/index.ts";
-import { DocumentGoneError, formatBytes } from "../../feed-sync.ts";
+import { DocumentGoneError, formatBytes, SourceUnavailableError } from "../../feed-sync.ts";
 import type { Principal } from "../../types.ts";
 import {
   type ChangePage,
@@ -32,6 +32,8 @@ const PERMISSION_FIELDS = "id,type,emailAddress,domain,role,allowFileDiscovery,d
 export const FILE_FIELDS = `id,name,mimeType,md5Checksum,headRevisionId,modifiedTime,size,webViewLink,trashed,driveId,exportLinks,shortcutDetails,permissions(${PERMISSION_FIELDS})`;
 /** Both flags on every call: My Drive, shared drives and shared-with-me items. */
 const ALL_DRIVES = { supportsAllDrives: true, includeItemsFromAllDrives: true } as const;
+/** Attempts of one content download or export (a file that keeps failing is retried next sync). */
+const CONTENT_ATTEMPTS = 3;
 /** Largest page Drive serves for files.list and changes.list. */
 const PAGE_SIZE = 1000;
 
@@ -213,6 +215,7 @@ export class GoogleDriveSource implements Source {
             { ...o, responseType: "arraybuffer" },
           ),
         signal,
+        CONTENT_ATTEMPTS,
       );
       return { bytes: Buffer.from(r.data as unknown as ArrayBuffer), fileName: entry.name, mime };
     } catch (err) {
