@@ -207,6 +207,9 @@ async function describe(service: ConnectionService, c: Connection, asker?: ChatM
     `${label} — ${c.accountEmail ?? "unknown account"}${own ? " (yours)" : ""}: ${c.documents} documents; last sync ${when(c.lastSyncAt)}; ${state}${skips.total > 0 ? `; ${skips.total} file${skips.total === 1 ? "" : "s"} skipped` : ""}`,
   ];
   for (const f of skips.files) lines.push(`  skipped: ${f.name} — ${f.reason}`);
+  if (own && asker && isPrivate(asker)) {
+    for (const n of c.notes.slice(0, 10)) lines.push(`  note: ${n.path} — ${n.reason}`);
+  }
   if (skips.files.length > 0 && skips.total > skips.files.length)
     lines.push(`  …and ${skips.total - skips.files.length} more`);
   return lines;

@@ -238,6 +238,7 @@ export class ConnectionService {
       error: null,
       documents: summary.documents,
       firstSyncDone: true,
+      notes: summary.notes,
     });
     log.info(
       {
@@ -253,7 +254,10 @@ export class ConnectionService {
       "connection synced",
     );
     if (!connection.firstSyncDoneAt) {
-      await this.notify(connection, firstSyncReply(connection, provider, summary.documents, skips));
+      await this.notify(
+        connection,
+        firstSyncReply(connection, provider, summary.documents, skips, summary.notes),
+      );
     }
     const { skipped, notes, errors: _errors, ...rest } = summary;
     return {
@@ -302,24 +306,36 @@ function firstSyncReply(
   p: ConnectionProvider,
   documents: number,
   skips: { total: number; files: { name: string; reason: string }[] },
+  notes: { path: string; reason: string }[] = [],
 ): Reply {
   const head = `${p.label} connected as ${c.accountEmail ?? "your account"}: ${documents} document${documents === 1 ? "" : "s"} indexed.`;
   const lines = skips.files.map((f) => `${f.name} — ${f.reason}`);
   if (skips.total > skips.files.length)
     lines.push(`…and ${skips.total - skips.files.length} more (type “sources”)`);
-  const text =
-    skips.total > 0 ? [head, `Skipped ${skips.total}:`, ...lines.map((l) => `• ${l}`)].join("\n") : head;
+  const noteLines = notes.slice(0, 10).map((n) => `${n.path} — ${n.reason}`);
+  const text = [
+    head,
+    ...(skips.total > 0 ? [`Skipped ${skips.total}:`, ...lines.map((l) => `• ${l}`)] : []),
+    ...(noteLines.length > 0 ? ["Also note:", ...noteLines.map((l) => `• ${l}`)] : []),
+  ].join("\n");
   return makeReply({
     intent: "connections.report",
     text,
-    blocks:
-      skips.total > 0
+    blocks: [
+      { type: "text", text: head },
+      ...(skips.total > 0
         ? [
-            { type: "text", text: head },
-            { type: "text", text: `Skipped ${skips.total}:` },
-            { type: "list", items: lines },
+            { type: "text" as const, text: `Skipped ${skips.total}:` },
+            { type: "list" as const, items: lines },
           ]
-        : [{ type: "text", text: head }],
+        : []),
+      ...(noteLines.length > 0
+        ? [
+            { type: "text" as const, text: "Also note:" },
+            { type: "list" as const, items: noteLines },
+          ]
+        : []),
+    ],
   });
 }
 

@@ -31,6 +31,8 @@ export interface Connection {
   lastSyncStatus: string | null;
   lastError: string | null;
   documents: number;
+  /** Problems that did not stop indexing, from the last sync that had any (a permission without e-mail). */
+  notes: { path: string; reason: string }[];
   createdAt: Date;
 }
 
@@ -65,6 +67,7 @@ interface ConnectionRow {
   last_sync_status: string | null;
   last_error: string | null;
   documents: number;
+  notes: { path: string; reason: string }[] | string | null;
   created_at: Date | string;
 }
 
@@ -89,13 +92,14 @@ function toConnection(r: ConnectionRow): Connection {
     lastSyncStatus: r.last_sync_status,
     lastError: r.last_error,
     documents: Number(r.documents),
+    notes: (typeof r.notes === "string" ? JSON.parse(r.notes) : r.notes) ?? [],
     createdAt: new Date(r.created_at),
   };
 }
 
 const COLUMNS = `id, tenant_id, provider, owner_platform, owner_user_id, owner_email, account_email,
   tokens_sealed, token_version, cursor, status, broken_reason, first_sync_done_at, last_sync_at,
-  last_sync_status, last_error, documents, created_at`;
+  last_sync_status, last_error, documents, notes, created_at`;
 
 /** Longest error text kept on a row. */
 const MAX_ERROR = 1000;
@@ -223,12 +227,21 @@ export class ConnectionStore {
   /** Records the outcome of a sync: time, status, error (or none) and the document count. */
   async recordSync(
     id: string,
-    outcome: { status: string; error: string | null; documents: number; firstSyncDone?: boolean },
+    outcome: {
+      status: string;
+      error: string | null;
+      documents: number;
+      firstSyncDone?: boolean;
+      /** Replace the kept notes when this sync had any (at most 50 are kept). */
+      notes?: { path: string; reason: string }[];
+    },
   ): Promise<void> {
+    const notes =
+      outcome.notes && outcome.notes.length > 0 ? JSON.stringify(outcome.notes.slice(0, 50)) : null;
     await this.db.query(
       `UPDATE connections SET last_sync_at = now(), last_sync_status = $2, last_error = $3, documents = $4,
          first_sync_done_at = CASE WHEN $5::boolean THEN COALESCE(first_sync_done_at, now()) ELSE first_sync_done_at END,
-         updated_at = now()
+         notes = COALESCE($6::jsonb, notes), updated_at = now()
        WHERE id = $1`,
       [
         id,
@@ -236,6 +249,7 @@ export class ConnectionStore {
         outcome.error?.slice(0, MAX_ERROR) ?? null,
         outcome.documents,
         outcome.firstSyncDone ?? false,
+        notes,
       ],
     );
   }

@@ -37,6 +37,7 @@ CREATE TABLE connections (
   last_sync_status text,
   last_error text,
   documents integer NOT NULL DEFAULT 0,
+  notes jsonb NOT NULL DEFAULT '[]'::jsonb,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   UNIQUE (tenant_id, provider, owner_platform, owner_user_id)

@@ -219,11 +219,13 @@ export class DriveApi {
         if (!retryable) throw new DriveApiError(f.status, f.reason, f.message, f.location);
         const wait = f.retryAfterMs ?? backoffMs(attempt, this.policy.minMs, this.policy.maxMs);
         const what = `Google Drive ${method}: ${f.status || "network error"}${f.reason ? ` ${f.reason}` : ""}`;
-        if (attempt >= this.policy.attempts) {
-          throw new SourceUnavailableError(`${what} after ${attempt} attempts`, f.retryAfterMs);
+        const throttled = f.status === 429 || f.status === 403;
+        if (attempt >= attempts) {
+          throw new SourceUnavailableError(`${what} after ${attempt} attempts`, f.retryAfterMs, throttled);
         }
-        if (wait > this.policy.maxWaitMs)
-          throw new SourceUnavailableError(`${what}; retry after ${wait} ms`, wait);
+        if (wait > this.policy.maxWaitMs) {
+          throw new SourceUnavailableError(`${what}; retry after ${wait} ms`, wait, throttled);
+        }
         await (this.policy.sleep ?? sleep)(wait, signal);
       }
     }

@@ -227,6 +227,12 @@ export class GoogleDriveSource implements Source {
           );
         }
       }
+      if (err instanceof SourceUnavailableError && !err.rateLimited) {
+        throw new SkipDocumentError(
+          `${exp ? "export" : "download"} failed (${err.message}); retried at the next sync`,
+          false,
+        );
+      }
       throw err;
     }
   }
@@ -242,6 +248,7 @@ export class GoogleDriveSource implements Source {
             { ...o, responseType: "arraybuffer" },
           ),
         signal,
+        CONTENT_ATTEMPTS,
       );
       return Buffer.from(r.data as unknown as ArrayBuffer);
     } catch (err) {
