@@ -38,9 +38,26 @@ export interface DriveAtom {
   close(): Promise<void>;
 }
 
+/** The environment that points Atom at the fake Google (for `atom` child processes too). */
+export function googleEnv(fake: FakeGoogle, dir: string): Record<string, string> {
+  return {
+    ATOM_DATA_DIR: dir,
+    PUBLIC_URL,
+    GOOGLE_CLIENT_ID: fake.clientId,
+    GOOGLE_CLIENT_SECRET: fake.clientSecret,
+    GOOGLE_OAUTH_AUTHORIZE_URL: fake.authorizeUrl,
+    GOOGLE_OAUTH_TOKEN_URL: fake.tokenUrl,
+    GOOGLE_DRIVE_API_URL: fake.apiUrl,
+  };
+}
+
 /** Opens an Atom on a temp data dir with the Google settings pointing at `fake`. */
-export async function openDriveAtom(fake: FakeGoogle, env: Record<string, string> = {}): Promise<DriveAtom> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "atom-gdrive-"));
+export async function openDriveAtom(
+  fake: FakeGoogle,
+  env: Record<string, string> = {},
+  opts: { dir?: string; keepDir?: boolean } = {},
+): Promise<DriveAtom> {
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "atom-gdrive-"));
   const config = loadConfig({
     ATOM_DATA_DIR: dir,
     LOG_LEVEL: "debug",
@@ -69,7 +86,7 @@ export async function openDriveAtom(fake: FakeGoogle, env: Record<string, string
     sent,
     async close() {
       await atom.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!opts.keepDir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -227,6 +227,11 @@ export class FakeGoogle {
     for (const fault of faults) this.faults.push({ match: m, fault });
   }
 
+  /** Requests currently held by {@link holdWhen}. */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
   /** Lets held requests go on. */
   release(): void {
     this.holdWhen = undefined;
