@@ -24,7 +24,11 @@ describe("Google Drive: a sync killed mid-way", () => {
     fake = await FakeGoogle.start();
     dir = tempDir("atom-gdrive-crash-");
     for (const k of ["edited", "removed", "reshared", "still1", "still2"]) {
-      ids[k] = fake.addFile({ name: `Doc ${k}`, text: `The ${k} document talks about herons.`, permissions: [OWNER] }).id;
+      ids[k] = fake.addFile({
+        name: `Doc ${k}`,
+        text: `The ${k} document talks about herons.`,
+        permissions: [OWNER],
+      }).id;
     }
     d = await openDriveAtom(fake, {}, { dir, keepDir: true });
     await connectDrive(d, fake);
@@ -42,9 +46,18 @@ describe("Google Drive: a sync killed mid-way", () => {
     d = undefined;
     fake.editFile(ids.edited!, "The edited document now talks about kingfishers.");
     fake.remove(ids.removed!);
-    fake.setPermissions(ids.reshared!, [OWNER, { id: "p-dom", type: "domain", domain: "example.com", allowFileDiscovery: true }]);
+    fake.setPermissions(ids.reshared!, [
+      OWNER,
+      { id: "p-dom", type: "domain", domain: "example.com", allowFileDiscovery: true },
+    ]);
     for (let i = 0; i < 300; i++) {
-      fresh.push(fake.addFile({ name: `Note ${i}`, text: `Field note ${i}: a grebe was seen at pond ${i}.`, permissions: [OWNER] }).id);
+      fresh.push(
+        fake.addFile({
+          name: `Note ${i}`,
+          text: `Field note ${i}: a grebe was seen at pond ${i}.`,
+          permissions: [OWNER],
+        }).id,
+      );
     }
     // The 250th new document's export hangs: the first batch of 200 is written, the second is not.
     const hang = fresh[250]!;
@@ -76,15 +89,22 @@ describe("Google Drive: a sync killed mid-way", () => {
     await db.query("UPDATE jobs SET locked_until = now() - interval '1 second' WHERE status = 'running'");
     await syncNow(d);
 
-    const rows = await db.query<{ doc_id: string; chunk_count: number }>("SELECT doc_id, chunk_count FROM documents");
+    const rows = await db.query<{ doc_id: string; chunk_count: number }>(
+      "SELECT doc_id, chunk_count FROM documents",
+    );
     const expected = [ids.edited, ids.reshared, ids.still1, ids.still2, ...fresh].sort();
     expect(rows.rows.map((r) => r.doc_id).sort()).toEqual(expected);
     // No chunk stored twice: LanceDB holds exactly the chunks the bookkeeping says.
     const total = rows.rows.reduce((s, r) => s + Number(r.chunk_count), 0);
     expect(await d.atom.memory.store.count()).toBe(total);
-    const kingfisher = await d.atom.memory.search("kingfishers", { tenantId: "default", principals: ["user:ana@example.com"] });
+    const kingfisher = await d.atom.memory.search("kingfishers", {
+      tenantId: "default",
+      principals: ["user:ana@example.com"],
+    });
     expect(kingfisher.hits.map((h) => h.doc.docId)).toEqual([ids.edited]);
-    const reshared = await db.query<{ acl: string[] }>("SELECT acl FROM documents WHERE doc_id = $1", [ids.reshared]);
+    const reshared = await db.query<{ acl: string[] }>("SELECT acl FROM documents WHERE doc_id = $1", [
+      ids.reshared,
+    ]);
     expect(reshared.rows[0]?.acl).toContain("domain:example.com");
     // What the killed run had written was not downloaded again.
     expect(fake.downloadsOf(fresh[0]!)).toHaveLength(1);
