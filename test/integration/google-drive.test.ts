@@ -1,9 +1,6 @@
-import fs from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connection } from "../../src/db/connections.ts";
 import { exchangeCode, InvalidGrantError } from "../../src/security/google-oauth.ts";
-import { FILES_DIR, HAS_FILES } from "../helpers/memory.ts";
 import {
   ANA,
   capturedLogs,
@@ -366,6 +363,49 @@ describe("Google Drive: connect, first sync, change feed, permissions", () => {
     expect(fake.callsTo(`/drive/v3/files/${ids.huge}/export`).length).toBe(exportsBefore);
   });
 
+  it("sign-in links are private, single-use, signed and expire; the callback needs the same browser", async () => {
+    // In a channel the link is sent to the asker only.
+    const inChannel = await d.atom.bot.handle({
+      ...channelMessage("connect drive"),
+      userEmail: "ana@example.com",
+    });
+    expect(inChannel.visibility).toBe("ephemeral");
+    expect(inChannel.text).toMatch(/https:\/\/atom\.test\.example\/connect\/google\?link=/);
+    const provider = d.atom.connections.provider("google")!;
+    const link = await d.atom.connections.signInLink(provider, ANA);
+    const token = new URL(link).searchParams.get("link")!;
+    const path = (t: string) => `/connect/google?link=${encodeURIComponent(t)}`;
+    // Forged (signature of another id) and altered expiry are refused before the database.
+    const [id, exp, sig] = token.split(".");
+    expect((await d.atom.app.request(path(`${id}x.${exp}.${sig}`))).status).toBe(400);
+    expect((await d.atom.app.request(path(`${id}.${Number(exp) + 600}.${sig}`))).status).toBe(400);
+    // Expired after 10 minutes.
+    const later = await d.atom.connections.ctx.links.use("google", token, Date.now() + 11 * 60_000);
+    expect(later).toEqual({ ok: false, reason: "expired" });
+    const first = await d.atom.app.request(path(token));
+    expect(first.status).toBe(302);
+    const second = await d.atom.app.request(path(token));
+    expect(second.status).toBe(400);
+    expect(await second.text()).toContain("already used");
+    // The consent comes back, but to another browser (no cookie): refused, nothing connected.
+    const consent = await fetch(first.headers.get("location")!, { redirect: "manual" });
+    const back = new URL(consent.headers.get("location")!);
+    const stranger = await d.atom.app.request(`${back.pathname}${back.search}`);
+    expect(stranger.status).toBe(400);
+    expect(await stranger.text()).toContain("another browser");
+    // A denied consent connects nothing either.
+    const denied = await d.atom.app.request("/connect/google/callback?error=access_denied&state=nope");
+    expect(denied.status).toBe(400);
+  });
+
+  it("periodic syncs are queued once per time slot, whatever the number of replicas", async () => {
+    const first = await d.atom.connections.enqueueAll("periodic", "slot-42");
+    const twin = await d.atom.connections.enqueueAll("periodic", "slot-42");
+    expect(first).toBe(1);
+    expect(twin).toBe(0);
+    await d.atom.jobs.drain({ queues: ["sync"] });
+  });
+
   it("disconnect removes the connection and every chunk it brought", async () => {
     const reply = await d.atom.bot.handle(dm("disconnect drive"));
     expect(reply.text).toMatch(/Disconnected Google Drive \(ana@example.com\)/);
@@ -418,5 +458,3 @@ describe("Google OAuth code exchange", () => {
     }
   });
 });
-
-export const unusedForLint = { fs, path, HAS_FILES, FILES_DIR, ANA };
