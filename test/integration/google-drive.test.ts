@@ -21,7 +21,6 @@ const DOMAIN: FakePermission = {
   domain: "example.com",
   allowFileDiscovery: true,
 };
-const DOC = "application/vnd.google-apps.document";
 
 describe("Google Drive: connect, first sync, change feed, permissions", () => {
   let fake: FakeGoogle;

@@ -263,7 +263,7 @@ export class FakeGoogle {
 
   // --- HTTP ---
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<unknown> {
     const url = new URL(req.url ?? "/", this.url);
     const query = Object.fromEntries(url.searchParams.entries());
     const auth = req.headers.authorization;
@@ -340,7 +340,7 @@ export class FakeGoogle {
     return this.drive(url.pathname, query, send);
   }
 
-  private authorize(q: Record<string, string>, res: http.ServerResponse, call: FakeGoogleCall): void {
+  private authorize(q: Record<string, string>, res: http.ServerResponse, call: FakeGoogleCall): unknown {
     const bad = (why: string) => {
       call.status = 400;
       res.writeHead(400, { "content-type": "text/html" });
@@ -370,7 +370,7 @@ export class FakeGoogle {
     res.end();
   }
 
-  private async token(form: URLSearchParams, send: (s: number, p: unknown) => void): Promise<void> {
+  private async token(form: URLSearchParams, send: (s: number, p: unknown) => void): Promise<unknown> {
     const err = (status: number, error: string, description: string) =>
       send(status, { error, error_description: description });
     if (form.get("client_id") !== this.clientId || form.get("client_secret") !== this.clientSecret) {
@@ -471,7 +471,7 @@ export class FakeGoogle {
     path: string,
     q: Record<string, string>,
     send: (s: number, p: unknown, h?: Record<string, string>) => void,
-  ): void {
+  ): unknown {
     const fields = q.fields;
     const ok = (payload: Record<string, unknown>, defaults: string) =>
       send(200, project(payload, parseFields(fields ?? defaults)));
@@ -634,9 +634,9 @@ export class FakeGoogle {
   private exportLink(
     q: Record<string, string>,
     send: (s: number, p: unknown, h?: Record<string, string>) => void,
-  ): void {
+  ): unknown {
     const f = this.files.get(q.id ?? "");
-    if (!f || !f.exportLink) return send(404, gError(404, "notFound", "Not Found", "global"));
+    if (!f?.exportLink) return send(404, gError(404, "notFound", "Not Found", "global"));
     send(200, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), f.content ?? Buffer.alloc(0)]), {
       "content-type": "text/plain",
     });
