@@ -116,7 +116,9 @@ export async function connectDrive(
   const start = await d.atom.app.request(link.replace(PUBLIC_URL, ""));
   if (start.status !== 302) throw new Error(`start answered ${start.status}: ${await start.text()}`);
   const cookie = (start.headers.get("set-cookie") ?? "").split(";")[0]!;
-  const consent = await fetch(start.headers.get("location")!, { redirect: "manual" });
+  const consentUrl = start.headers.get("location")!;
+  if (!consentUrl.startsWith(fake.authorizeUrl)) throw new Error(`not sent to the fake consent page: ${consentUrl}`);
+  const consent = await fetch(consentUrl, { redirect: "manual" });
   if (consent.status !== 302) throw new Error(`consent answered ${consent.status}: ${await consent.text()}`);
   const back = new URL(consent.headers.get("location")!);
   const done = await d.atom.app.request(`${back.pathname}${back.search}`, { headers: { cookie } });
