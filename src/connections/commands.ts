@@ -101,19 +101,26 @@ async function connect(service: ConnectionService, ctx: HandlerContext): Promise
     userEmail: msg.userEmail,
     userIsAdmin: msg.userIsAdmin,
   });
-  const text = `Connect your ${provider.label}: ${url}\nThe link is only for you, works once, for 10 minutes. I read your files (read-only) and answer only people who may open them.`;
-  return makeReply({
+  const note =
+    "The link is only for you, works once, for 10 minutes. I read your files (read-only) and answer only people who may open them.";
+  const linkReply = makeReply({
     intent: "connections.connect",
-    text,
+    text: `Connect your ${provider.label}: ${url}\n${note}`,
     blocks: [
       { type: "text", text: `Connect your ${provider.label}: ${url}` },
-      {
-        type: "text",
-        text: "The link is only for you, works once, for 10 minutes. I read your files (read-only) and answer only people who may open them.",
-      },
+      { type: "text", text: note },
     ],
     visibility: "ephemeral",
   });
+  if (isPrivate(msg)) return linkReply;
+  // Asked in a channel: the link goes to the asker's DM; only if that fails, as an ephemeral reply.
+  if (await service.sendDirect(msg.platform, msg.tenantId, msg.userId, linkReply)) {
+    return makeReply({
+      intent: "connections.connect",
+      text: `I sent you a sign-in link for ${provider.label} in a direct message.`,
+    });
+  }
+  return linkReply;
 }
 
 async function disconnect(service: ConnectionService, ctx: HandlerContext): Promise<Reply> {

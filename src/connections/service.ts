@@ -267,6 +267,22 @@ export class ConnectionService {
     };
   }
 
+  /**
+   * Sends `reply` to a person's direct conversation with Atom.
+   * @returns false when the platform has no messenger or refused (logged, never thrown).
+   */
+  async sendDirect(platform: string, tenantId: string, userId: string, reply: Reply): Promise<boolean> {
+    const messenger = this.deps.messengers.get(platform as Platform);
+    if (!messenger) return false;
+    try {
+      await messenger.send({ platform: platform as Platform, tenantId, userId }, reply);
+      return true;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, platform }, "could not send a direct message");
+      return false;
+    }
+  }
+
   /** DMs the owner of a connection; a missing or failing messenger is logged, never fatal. */
   private async notify(connection: Connection, reply: Reply): Promise<void> {
     const messenger = this.deps.messengers.get(connection.ownerPlatform as Platform);

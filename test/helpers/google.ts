@@ -117,7 +117,8 @@ export async function connectDrive(
   if (start.status !== 302) throw new Error(`start answered ${start.status}: ${await start.text()}`);
   const cookie = (start.headers.get("set-cookie") ?? "").split(";")[0]!;
   const consentUrl = start.headers.get("location")!;
-  if (!consentUrl.startsWith(fake.authorizeUrl)) throw new Error(`not sent to the fake consent page: ${consentUrl}`);
+  if (!consentUrl.startsWith(fake.authorizeUrl))
+    throw new Error(`not sent to the fake consent page: ${consentUrl}`);
   const consent = await fetch(consentUrl, { redirect: "manual" });
   if (consent.status !== 302) throw new Error(`consent answered ${consent.status}: ${await consent.text()}`);
   const back = new URL(consent.headers.get("location")!);

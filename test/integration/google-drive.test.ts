@@ -363,13 +363,19 @@ describe("Google Drive: connect, first sync, change feed, permissions", () => {
   });
 
   it("sign-in links are private, single-use, signed and expire; the callback needs the same browser", async () => {
-    // In a channel the link is sent to the asker only.
+    // Asked in a channel, the link goes to the asker's DM; the channel only hears that it did.
+    const sentBefore = d.sent.length;
     const inChannel = await d.atom.bot.handle({
       ...channelMessage("connect drive"),
       userEmail: "ana@example.com",
     });
-    expect(inChannel.visibility).toBe("ephemeral");
-    expect(inChannel.text).toMatch(/https:\/\/atom\.test\.example\/connect\/google\?link=/);
+    expect(inChannel.text).toBe("I sent you a sign-in link for Google Drive in a direct message.");
+    expect(d.sent[sentBefore]?.target).toEqual({ platform: "slack", tenantId: "default", userId: "UANA" });
+    expect(d.sent[sentBefore]?.reply.text).toMatch(/https:\/\/atom\.test\.example\/connect\/google\?link=/);
+    // As an ephemeral /atom command, it is the reply itself (only the asker sees it).
+    const slash = await d.atom.bot.handle({ ...channelMessage("connect drive"), visibility: "ephemeral" });
+    expect(slash.visibility).toBe("ephemeral");
+    expect(slash.text).toMatch(/connect\/google\?link=/);
     const provider = d.atom.connections.provider("google")!;
     const link = await d.atom.connections.signInLink(provider, ANA);
     const token = new URL(link).searchParams.get("link")!;
