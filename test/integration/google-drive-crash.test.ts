@@ -111,4 +111,43 @@ describe("Google Drive: a sync killed mid-way", () => {
     expect((await conn()).cursor).not.toBe(c1);
     expect((await conn()).cursor).toBe(String(Number(c1) + 303));
   });
+
+  it("`atom sync --json` syncs every connection to the end and reports it", async () => {
+    await d!.close();
+    d = undefined;
+    fake.editFile(ids.still1!, "The still1 document now talks about cormorants.");
+    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      let stdout = "";
+      const child = spawn(process.execPath, [path.join(ROOT, "bin/atom.js"), "sync", "--json"], {
+        cwd: ROOT,
+        env: { ...process.env, ...googleEnv(fake, dir), LOG_LEVEL: "silent" },
+        stdio: ["ignore", "pipe", "ignore"],
+      });
+      child.stdout.on("data", (b: Buffer) => {
+        stdout += b.toString("utf8");
+      });
+      child.on("exit", (code) => resolve({ code, stdout }));
+    });
+    expect(out.code).toBe(0);
+    const report = JSON.parse(out.stdout) as {
+      queued: number;
+      connections: { status: string; documents: number; account: string }[];
+    };
+    expect(report.queued).toBe(1);
+    expect(report.connections).toEqual([
+      expect.objectContaining({
+        provider: "google",
+        account: "ana@example.com",
+        status: "ok",
+        documents: 304,
+        error: null,
+      }),
+    ]);
+    d = await openDriveAtom(fake, {}, { dir, keepDir: true });
+    const hits = await d.atom.memory.search("cormorants", {
+      tenantId: "default",
+      principals: ["user:ana@example.com"],
+    });
+    expect(hits.hits.map((h) => h.doc.docId)).toEqual([ids.still1]);
+  });
 });
