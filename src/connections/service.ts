@@ -3,7 +3,7 @@ import type { Hono } from "hono";
 import { makeReply, type Reply } from "../bot/reply.ts";
 import type { Config } from "../config.ts";
 import type { Messenger, Platform } from "../core/ports.ts";
-import { type JobContext, type JobWorker, RetryJobError } from "../core/worker.ts";
+import { type JobContext, type JobWorker, PermanentJobError, RetryJobError } from "../core/worker.ts";
 import { type Connection, ConnectionStore } from "../db/connections.ts";
 import type { Job } from "../db/jobs.ts";
 import type { Db } from "../db/types.ts";
@@ -12,7 +12,7 @@ import type { Memory } from "../memory/memory.ts";
 import type { Logger } from "../observability/logger.ts";
 import { ConnectLinks, type ConnectRequest } from "../security/connect-links.ts";
 import { createSealer, hmacHex, loadMasterKey, type Sealer } from "../security/crypto.ts";
-import { InvalidGrantError } from "../security/google-oauth.ts";
+import { InvalidGrantError, OAuthError } from "../security/google-oauth.ts";
 import { createOAuthStateStore, type OAuthStateStore } from "../security/oauth-state.ts";
 import type { OrgDomains } from "../security/org-domains.ts";
 import { userPrincipal } from "../security/permissions.ts";
@@ -225,6 +225,9 @@ export class ConnectionService {
       if (err instanceof SourceUnavailableError) {
         throw new RetryJobError(reason, err.retryAfterMs ?? 60_000, { cause: err });
       }
+      // A refused client (wrong GOOGLE_CLIENT_SECRET) will not pass by retrying: the next
+      // periodic or manual sync tries again once an admin fixed it.
+      if (err instanceof OAuthError && !err.transient) throw new PermanentJobError(reason, { cause: err });
       throw err;
     }
     if (!(await this.store.get(connection.id))) {

@@ -154,3 +154,13 @@ describe("exports", () => {
     expect(stripBom(Buffer.from("AB")).toString()).toBe("AB");
   });
 });
+
+describe("log scrubbing", () => {
+  it("removes Google access tokens, refresh tokens and client secrets from text", async () => {
+    const { scrubSecrets } = await import("../../src/observability/logger.ts");
+    const out = scrubSecrets(
+      "at ya29.a0AfB_byC1234567890abcdef, refresh 1//0gAbCdEfGhIjKlMn-op and GOCSPX-abcdefghijkl123",
+    );
+    expect(out).not.toMatch(/a0AfB_byC1234567890abcdef|0gAbCdEfGhIjKlMn|abcdefghijkl123/);
+  });
+});
