@@ -32,7 +32,8 @@ export async function runSync(
     error: c.status === "broken" ? c.brokenReason : c.lastSyncStatus === "failed" ? c.lastError : null,
   }));
   if (opts.json) io.stdout.write(`${JSON.stringify({ queued, connections: rows })}\n`);
-  else if (rows.length === 0) io.stdout.write("No connections yet: people connect with “connect drive” in chat.\n");
+  else if (rows.length === 0)
+    io.stdout.write("No connections yet: people connect with “connect drive” in chat.\n");
   else {
     for (const r of rows) {
       io.stdout.write(

@@ -7,4 +7,11 @@ import { m005Shares } from "./005_shares.ts";
 import { m007Connections } from "./007_connections.ts";
 
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
-export const migrations: Migration[] = [m001Core, m002Slack, m003Teams, m004Jobs, m005Shares, m007Connections];
+export const migrations: Migration[] = [
+  m001Core,
+  m002Slack,
+  m003Teams,
+  m004Jobs,
+  m005Shares,
+  m007Connections,
+];
