@@ -65,13 +65,13 @@ describe("atom serve: connect Google Drive from Slack and answer from it", () =>
       ATOM_ORG_DOMAINS: "example.com",
     });
     server = await startServer(config, { logger: capturingLogger() });
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await server?.close();
     await slack?.close();
     await google?.close();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
   });
 
   const local = (url: string) => url.replace(PUBLIC_URL, server.url);

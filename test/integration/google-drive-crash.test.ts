@@ -32,7 +32,7 @@ describe("Google Drive: a sync killed mid-way", () => {
     }
     d = await openDriveAtom(fake, {}, { dir, keepDir: true });
     await connectDrive(d, fake);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await d?.close();

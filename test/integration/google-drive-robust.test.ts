@@ -31,7 +31,7 @@ describe("Google Drive: throttling, tokens, broken grants and bad files", () => 
     d = await openDriveAtom(fake);
     await connectDrive(d, fake);
     conn = async () => (await d.atom.connections.store.list())[0]!;
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await d?.close();

@@ -102,7 +102,7 @@ describe("Google Drive: connect, first sync, change feed, permissions", () => {
     }).id;
     d = await openDriveAtom(fake);
     conn = async () => (await d.atom.connections.store.list())[0]!;
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await d?.close();
