@@ -22,6 +22,7 @@ Commands:
   eval <qa.jsonl>... --docs <dir> [--json] [--verbose]
                                  score answers on question sets (hit@1, hit@5, MRR, fact in answer,
                                  no-answer accuracy)
+  sync [--json]                  sync every connection (Google Drive) now
   transcribe <audio file> [--json] [--language <code>]
                                  transcribe a voice note (needs DEEPGRAM_API_KEY)
 
@@ -60,6 +61,8 @@ export async function run(
         return await evalCommand(rest, io);
       case "transcribe":
         return await transcribeCommand(rest, io);
+      case "sync":
+        return await syncCommand(rest, io);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -197,6 +200,16 @@ async function evalCommand(args: string[], io: CliIo): Promise<number> {
     );
     return 0;
   });
+}
+
+async function syncCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    allowPositionals: false,
+    options: { json: { type: "boolean", default: false } },
+  });
+  const { runSync } = await import("./cli/sync.ts");
+  return withAtom((atom) => runSync(atom, io, { json: values.json }));
 }
 
 async function transcribeCommand(args: string[], io: CliIo): Promise<number> {

@@ -75,6 +75,9 @@ const schema = z.object({
   ),
   ATOM_RETENTION_THREAD_DAYS: int(30, 1, 3650),
   ATOM_RETENTION_EVENT_DAYS: int(7, 1, 3650),
+  ATOM_SYNC_CONCURRENCY: int(4, 1, 32),
+  ATOM_SYNC_MAX_FILE_MB: int(50, 1, 2048),
+  ATOM_ORG_DOMAINS: optionalString,
   ATOM_ANSWER_MIN_SCORE: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(1).optional()),
   /**
    * Lease of an inbound message job, seconds: a message whose process died (after the ack, before
@@ -141,6 +144,12 @@ const schema = z.object({
     emptyToUndefined,
     z.enum(["refuse", "separate"], { error: "must be refuse or separate" }).default("refuse"),
   ),
+
+  GOOGLE_CLIENT_ID: optionalString,
+  GOOGLE_CLIENT_SECRET: optionalString,
+  GOOGLE_OAUTH_AUTHORIZE_URL: optionalUrl,
+  GOOGLE_OAUTH_TOKEN_URL: optionalUrl,
+  GOOGLE_DRIVE_API_URL: optionalUrl,
 
   DEEPGRAM_API_KEY: optionalString,
   DEEPGRAM_API_URL: optionalUrl,

@@ -14,6 +14,8 @@ import { type Config, DEFAULT_TENANT } from "./config.ts";
 import { type Db, migrate, openDb } from "./db/index.ts";
 import { JobStore } from "./db/jobs.ts";
 import { DEFAULT_RETENTION } from "./db/retention.ts";
+import { type ConnectionService, createConnections } from "./connections/index.ts";
+import { OrgDomains, parseOrgDomains } from "./security/org-domains.ts";
 import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
@@ -43,6 +45,10 @@ export interface Atom {
   messengers: Map<Platform, Messenger>;
   /** Workflows: commands on the bot, the `workflow_run` queue, and the ticker `atom serve` starts. */
   workflows: Workflows;
+  /** Connections (Google Drive) and their sync jobs (`sync` queue). */
+  connections: ConnectionService;
+  /** The tenants' own e-mail domains (public-channel rule). */
+  orgDomains: OrgDomains;
   /** Stops timers and closes the database and memory. */
   close(): Promise<void>;
 }
@@ -89,7 +95,8 @@ export async function createAtom(
   }
   const jobs = new JobWorker(new JobStore(db), { logger: logger.child({ component: "jobs" }) });
   const voice = createVoiceNotes({ config, db, logger });
-  const bot = createBot({ db, memory, logger, config, voice });
+  const orgDomains = new OrgDomains(db, parseOrgDomains(config.env.ATOM_ORG_DOMAINS));
+  const bot = createBot({ db, memory, logger, config, voice, orgDomains: (t) => orgDomains.forTenant(t) });
   const conversations = createConversations({
     bot,
     jobs,
@@ -107,6 +114,9 @@ export async function createAtom(
   // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.
   const shares = createShares({ db, messengers, logger });
   bot.registerActionHandler(shares.handler);
+  // Connections (Google Drive): chat commands, sign-in routes, `sync` jobs.
+  const connections = createConnections({ config, db, memory, jobs, logger, messengers, orgDomains }, bot);
+  routes.push(connections.routes);
   const closers: Closer[] = [];
   const readiness: ReadinessCheck[] = [
     {
@@ -178,8 +188,11 @@ export async function createAtom(
     conversations,
     messengers,
     workflows,
+    connections,
+    orgDomains,
     async close() {
       await workflows.stop();
+      connections.stop();
       await jobs.stop();
       for (const c of closers.reverse()) await c();
       await memory.close();
@@ -258,7 +271,8 @@ export interface RunningServer {
 /**
  * `atom serve`: composes Atom, starts the job worker, listens on `config.port`, schedules retention,
  * and when `ATOM_DOCS_DIR` is set indexes that folder into the default tenant (in the background,
- * after the server listens) and re-syncs it every `ATOM_SYNC_INTERVAL_SECONDS`.
+ * after the server listens) and re-syncs it every `ATOM_SYNC_INTERVAL_SECONDS`; every connection
+ * (Google Drive) is synced as a job at the same interval.
  */
 export async function startServer(
   config: Config,
@@ -280,6 +294,8 @@ export async function startServer(
     }),
   );
   if (config.docsDir) stops.push(scheduleFolderSync(atom, config.docsDir, config.syncIntervalSeconds * 1000));
+  // Every ATOM_SYNC_INTERVAL_SECONDS: one sync job per connection per time slot (replicas share it).
+  atom.connections.startPeriodic();
   // Listen first: health checks and Slack URL verification answer while the first sync runs.
   atom.jobs.start();
   atom.workflows.start();

@@ -14,6 +14,7 @@ import { rememberReply } from "./handlers/remember.ts";
 import { searchReply } from "./handlers/search.ts";
 import { smallTalkReply } from "./handlers/smalltalk.ts";
 import { statusReply } from "./handlers/status.ts";
+import { parseFilters } from "./filters.ts";
 import { classify } from "./intents.ts";
 import { makeReply, type Reply } from "./reply.ts";
 import type {
@@ -22,6 +23,7 @@ import type {
   CommandSpec,
   FeedbackInput,
   HandleOptions,
+  Intent,
   StatusContributor,
 } from "./types.ts";
 import {
@@ -38,6 +40,11 @@ export interface BotDeps {
   config?: Config;
   /** Voice notes (transcription); messages with audio files are ignored without it. */
   voice?: VoiceNotes;
+  /**
+   * The e-mail domains of a tenant's own organisation: documents shared with them may answer in
+   * a channel that is not shared with other organisations (security/org-domains.ts).
+   */
+  orgDomains?: (tenantId: string) => Promise<string[]>;
   /** Overrides the answer confidence threshold (default: ATOM_ANSWER_MIN_SCORE or the calibrated one). */
   minConfidence?: number;
 }
@@ -92,12 +99,35 @@ export function createBot(deps: BotDeps): Bot {
     );
   }
 
-  async function route(msg: ChatMessage, sources?: string[]): Promise<Reply> {
-    const intent = classify(msg.text, commands);
+  /** Applies `in:` / `since:` filters of a question or search to the intent and the sources. */
+  async function withFilters(
+    msg: ChatMessage,
+    intent: Intent,
+    sources: string[] | undefined,
+  ): Promise<{ intent: Intent; sources?: string[]; since?: number }> {
+    if (intent.kind !== "ask" && intent.kind !== "search") return { intent, sources };
+    const f = parseFilters(intent.query);
+    if (!f.kinds && f.since === undefined) return { intent, sources };
+    let selected = sources;
+    if (f.kinds) {
+      const ofKind = (await deps.memory.status(msg.tenantId))
+        .filter((s) => f.kinds!.includes(s.kind))
+        .map((s) => s.sourceId)
+        .filter((id) => !sources || sources.includes(id));
+      // No source of that kind: search nothing rather than everything.
+      selected = ofKind.length > 0 ? ofKind : ["(none)"];
+    }
+    return { intent: { ...intent, query: f.text || intent.query }, sources: selected, since: f.since };
+  }
+
+  async function route(msg: ChatMessage, requested?: string[]): Promise<Reply> {
+    const classified = classify(msg.text, commands);
+    const { intent, sources, since } = await withFilters(msg, classified, requested);
+    const orgDomains = deps.orgDomains ? await deps.orgDomains(msg.tenantId) : [];
     const ctx: HandlerContext = {
       msg,
       intent,
-      principals: principalsFor(msg),
+      principals: principalsFor(msg, orgDomains),
       history: await history(msg),
       db,
       memory: deps.memory,
@@ -106,6 +136,7 @@ export function createBot(deps: BotDeps): Bot {
       statusContributors,
       minConfidence,
       sources,
+      since,
     };
     const command = commands.find((c) => c.kind === intent.kind);
     if (command) return command.handle(ctx);
@@ -233,7 +264,9 @@ export function createBot(deps: BotDeps): Bot {
         });
       }
       answersTotal.inc({ platform: msg.platform, intent: reply.intent, found: String(reply.found) });
-      return { ...reply, visibility: msg.visibility };
+      // A handler may keep its reply to the asker only (a sign-in link); otherwise the reply is seen
+      // as the message was.
+      return { ...reply, visibility: reply.visibility === "ephemeral" ? "ephemeral" : msg.visibility };
     },
 
     recordFeedback,

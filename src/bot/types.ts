@@ -51,8 +51,11 @@ export interface FeedbackInput {
   rating: "up" | "down";
 }
 
-/** Adds lines to the `status` reply (e.g. Slack installation health). */
-export type StatusContributor = (tenantId: string) => Promise<string[]>;
+/**
+ * Adds lines to the `status` reply (e.g. Slack installation health). `asker` is the message that
+ * asked, so a contributor can show private details only in a reply the asker alone sees.
+ */
+export type StatusContributor = (tenantId: string, asker?: ChatMessage) => Promise<string[]>;
 
 /** Options of {@link Bot.handle}. */
 export interface HandleOptions {

@@ -4,6 +4,7 @@ import type { Logger } from "../observability/logger.ts";
 import { searchSeconds } from "../observability/metrics.ts";
 import { chunkDocument } from "./chunk.ts";
 import { type Embedder, embeddingText } from "./embed.ts";
+import { type FeedSyncOptions, type FeedSyncSummary, syncFeed } from "./feed-sync.ts";
 import { DEFAULT_HYBRID, type HybridOptions, hybridSearch } from "./hybrid.ts";
 import { readDocuments, searchChunks } from "./search.ts";
 import { LocalFolderSource } from "./sources/local-folder.ts";
@@ -120,6 +121,33 @@ export class Memory {
       done += rows.length;
       if (rows.length < BACKFILL_BATCH) return done;
     }
+  }
+
+  /**
+   * Syncs a change-feed source (Google Drive, OneDrive) into a tenant's memory: a full listing
+   * without a cursor, else the changes since it (see memory/feed-sync.ts). New chunks are embedded
+   * when an embedder is configured.
+   */
+  syncFeed(source: Source, opts: Omit<FeedSyncOptions, "embedder" | "onChange">): Promise<FeedSyncSummary> {
+    return syncFeed(this.db, this.store, source, {
+      ...opts,
+      embedder: this.embedder,
+      onChange: () => this.vocabularies.delete(opts.tenantId),
+    });
+  }
+
+  /**
+   * Deletes every chunk and document of one source of a tenant (a connection was removed).
+   */
+  async purgeSource(tenantId: string, sourceId: string): Promise<void> {
+    await this.store.deleteTenant(tenantId, sourceId);
+    await this.store.refreshIndex();
+    await this.db.query("DELETE FROM documents WHERE tenant_id = $1 AND source_id = $2", [
+      tenantId,
+      sourceId,
+    ]);
+    await this.db.query("DELETE FROM sources WHERE tenant_id = $1 AND source_id = $2", [tenantId, sourceId]);
+    this.vocabularies.delete(tenantId);
   }
 
   /** Syncs a local folder (documents readable by everyone in the tenant unless `defaultAcl` says otherwise). */

@@ -343,6 +343,23 @@ export class ChunkStore {
     });
   }
 
+  /**
+   * Replaces the ACL of every chunk of one document (a sharing-only change: the text is not
+   * extracted again).
+   * @throws Error when `acl` is empty (a document nobody may read is deleted instead).
+   */
+  async setAcl(tenantId: string, source: string, docId: string, acl: Principal[]): Promise<void> {
+    const list = [...new Set(acl.map((p) => p.toLowerCase()))];
+    if (list.length === 0) throw new Error("an ACL needs at least one principal");
+    await this.write(async () => {
+      await this.table.update({
+        where: documentFilter(tenantId, source, docId),
+        valuesSql: { acl: `[${list.map(sqlString).join(", ")}]` },
+      });
+      this.writesSinceOptimize++;
+    });
+  }
+
   /** Deletes every chunk of a tenant (uninstall), optionally of one source only. */
   async deleteTenant(tenantId: string, source?: string): Promise<void> {
     await this.write(async () => {

@@ -116,7 +116,8 @@ export async function syncSource(
         )
       ).rows.map((r) => [r.doc_id, r]),
     );
-    const listed = await source.list();
+    const listed: SourceEntry[] = [];
+    for await (const page of source.list()) listed.push(...page.entries);
     summary.scanned = listed.length;
     const seen = new Set<string>();
     const todo: SourceEntry[] = [];
@@ -141,7 +142,7 @@ export async function syncSource(
     await forEachLimited(todo, opts.concurrency ?? 4, async (entry) => {
       progress.current = entry.uri;
       try {
-        const bytes = await source.read(entry);
+        const { bytes } = await source.fetch(entry);
         const hash = createHash("sha256").update(bytes).digest("hex");
         const prev = known.get(entry.docId);
         if (prev && prev.content_hash === hash) {

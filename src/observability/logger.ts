@@ -36,9 +36,13 @@ const SECRET_PATTERNS: RegExp[] = [
   /sk-[A-Za-z0-9_-]{16,}/g,
   /sk-ant-[A-Za-z0-9_-]+/g,
   /(Bearer|Token)\s+[A-Za-z0-9._~+/=-]{8,}/g,
+  // Google OAuth access tokens, refresh tokens and client secrets.
+  /ya29\.[A-Za-z0-9._-]{8,}/g,
+  /1\/\/0[A-Za-z0-9._-]{8,}/g,
+  /GOCSPX-[A-Za-z0-9_-]{8,}/g,
 ];
 
-/** Removes well-known secret shapes (Slack, OpenAI, Anthropic tokens; bearer headers) from text. */
+/** Removes well-known secret shapes (Slack, OpenAI, Anthropic, Google tokens; bearer headers) from text. */
 export function scrubSecrets(text: string): string {
   let out = text;
   for (const re of SECRET_PATTERNS) out = out.replace(re, (m) => `${m.slice(0, 4)}…[redacted]`);

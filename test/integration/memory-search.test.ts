@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Source, SourceEntry } from "../../src/memory/sources/types.ts";
+import type { ListingPage, Source, SourceContent, SourceEntry } from "../../src/memory/sources/types.ts";
 import { aclFilter, eq, sqlString } from "../../src/memory/store.ts";
 import { searchFilter } from "../../src/memory/search.ts";
 import type { Principal } from "../../src/memory/types.ts";
@@ -16,8 +16,8 @@ class FixedSource implements Source {
     readonly id: string,
     private readonly docs: { docId: string; text: string; acl?: Principal[] }[],
   ) {}
-  async list(): Promise<SourceEntry[]> {
-    return this.docs.map((d) => ({
+  async *list(): AsyncIterable<ListingPage> {
+    const entries: SourceEntry[] = this.docs.map((d) => ({
       docId: d.docId,
       name: d.docId,
       uri: d.docId,
@@ -26,9 +26,10 @@ class FixedSource implements Source {
       size: d.text.length,
       acl: d.acl,
     }));
+    yield { entries };
   }
-  async read(entry: SourceEntry): Promise<Buffer> {
-    return Buffer.from(this.docs.find((d) => d.docId === entry.docId)!.text);
+  async fetch(entry: SourceEntry): Promise<SourceContent> {
+    return { bytes: Buffer.from(this.docs.find((d) => d.docId === entry.docId)!.text), fileName: entry.name };
   }
 }
 

@@ -22,6 +22,7 @@ export async function askReply(ctx: HandlerContext): Promise<Reply> {
       limit: 5,
       sources: ctx.sources,
       readDocuments: READ_DOCUMENTS,
+      since: ctx.since,
     });
   let answer = extractiveAnswer(await search(question), ctx.minConfidence, question);
   const previous = ctx.history.at(-1);

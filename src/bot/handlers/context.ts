@@ -20,6 +20,8 @@ export interface HandlerContext {
   statusContributors: StatusContributor[];
   /** Source ids to search; all of the tenant's sources when absent. */
   sources?: string[];
+  /** Only documents modified at or after this time (ms since epoch), from a `since:` filter. */
+  since?: number;
   /** Minimum answer confidence (see bot/answer.ts). */
   minConfidence: number;
 }

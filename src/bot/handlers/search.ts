@@ -8,6 +8,7 @@ export async function searchReply(ctx: HandlerContext): Promise<Reply> {
     principals: ctx.principals,
     limit: 8,
     sources: ctx.sources,
+    since: ctx.since,
   });
   const hits = result.hits.filter((h) => h.confidence > 0);
   if (hits.length === 0) {

@@ -12,7 +12,7 @@ export async function statusReply(ctx: HandlerContext): Promise<Reply> {
   const extra: string[] = [];
   for (const contribute of ctx.statusContributors) {
     try {
-      extra.push(...(await contribute(ctx.msg.tenantId)));
+      extra.push(...(await contribute(ctx.msg.tenantId, ctx.msg)));
     } catch (err) {
       ctx.logger.warn({ err }, "status contributor failed");
     }

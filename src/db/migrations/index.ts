@@ -5,6 +5,7 @@ import { m003Teams } from "./003_teams.ts";
 import { m004Jobs } from "./004_jobs.ts";
 import { m005Shares } from "./005_shares.ts";
 import { m006TeamsUsers } from "./006_teams_users.ts";
+import { m007Connections } from "./007_connections.ts";
 import { m008Workflows } from "./008_workflows.ts";
 
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
@@ -15,5 +16,6 @@ export const migrations: Migration[] = [
   m004Jobs,
   m005Shares,
   m006TeamsUsers,
+  m007Connections,
   m008Workflows,
 ];

@@ -79,6 +79,14 @@ export function isSupportedFile(fileName: string): boolean {
   return extensionOf(fileName) in BY_EXTENSION;
 }
 
+/**
+ * True when Atom can extract a file by its extension or, without a known extension, by its MIME
+ * type (a Drive file named `README` of type `text/plain`).
+ */
+export function isExtractable(fileName: string, mime?: string): boolean {
+  return formatOf(fileName, mime) !== undefined;
+}
+
 /** MIME type for a file name by extension; `application/octet-stream` when unknown. */
 export function mimeFromFileName(fileName: string): string {
   return BY_EXTENSION[extensionOf(fileName)]?.mime ?? "application/octet-stream";

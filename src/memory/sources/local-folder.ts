@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Source, SourceEntry } from "./types.ts";
+import { mimeFromFileName } from "../extract/index.ts";
+import type { ListingPage, Source, SourceContent, SourceEntry } from "./types.ts";
 
 /**
  * A folder on local disk. Document ids and citation URIs are paths relative to the folder, with
@@ -20,7 +21,13 @@ export class LocalFolderSource implements Source {
     this.label = this.root;
   }
 
-  async list(): Promise<SourceEntry[]> {
+  /** The whole folder as one listing page (a folder has no change feed: it is listed at every sync). */
+  async *list(): AsyncIterable<ListingPage> {
+    yield { entries: await this.listAll() };
+  }
+
+  /** Every file under the folder, sorted by path. */
+  async listAll(): Promise<SourceEntry[]> {
     const out: SourceEntry[] = [];
     const walk = async (dir: string): Promise<void> => {
       const entries = await fs.readdir(dir, { withFileTypes: true });
@@ -48,8 +55,9 @@ export class LocalFolderSource implements Source {
     return out;
   }
 
-  read(entry: SourceEntry): Promise<Buffer> {
-    return fs.readFile(path.join(this.root, ...entry.docId.split("/")));
+  async fetch(entry: SourceEntry): Promise<SourceContent> {
+    const bytes = await fs.readFile(path.join(this.root, ...entry.docId.split("/")));
+    return { bytes, fileName: entry.name, mime: mimeFromFileName(entry.name) };
   }
 }
 
