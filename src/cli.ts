@@ -3,7 +3,7 @@ import { runConsoleChat } from "./adapters/console/chat.ts";
 import { renderForTerminal } from "./adapters/console/render.ts";
 import { toAskJson } from "./cli/ask.ts";
 import { readQuestions, runEval } from "./cli/eval.ts";
-import { formatSummary, ingestFolder } from "./cli/ingest.ts";
+import { formatSummary, ingestExitCode, ingestFolder } from "./cli/ingest.ts";
 import { type CliIo, consoleMessage, openForCli, UsageError } from "./cli/runtime.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import type { Atom } from "./main.ts";
@@ -110,7 +110,9 @@ async function ingestCommand(args: string[], io: CliIo): Promise<number> {
   return withAtom(async (atom) => {
     const summary = await ingestFolder(atom.memory, dir, io);
     io.stdout.write(`${formatSummary(summary)}\n`);
-    return 0;
+    const code = ingestExitCode(summary);
+    if (code !== 0) io.stderr.write("atom: no file could be indexed (see the reasons above)\n");
+    return code;
   });
 }
 

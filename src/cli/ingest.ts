@@ -53,6 +53,15 @@ export async function ingestFolder(
   return summary;
 }
 
+/**
+ * Exit code of `atom ingest`: 1 when files failed and none is in memory afterwards (e.g. every
+ * embedding call was refused for a wrong OPENAI_API_KEY), so scripts notice that nothing was
+ * indexed; 0 otherwise (single unreadable files are reported in the summary).
+ */
+export function ingestExitCode(s: SyncSummary): number {
+  return s.errors.length > 0 && s.added + s.updated + s.unchanged === 0 ? 1 : 0;
+}
+
 /** Human summary of a sync, one fact per line; problems listed with their reasons. */
 export function formatSummary(s: SyncSummary): string {
   const secs = s.durationMs / 1000;
