@@ -59,7 +59,8 @@ describe.skipIf(!haveCorpus)("atom serve + Slack voice notes (fake Slack, fake D
       }),
       { logger: process.env.VOICE_E2E_DEBUG ? createLogger("debug") : silentLogger },
     );
-  }, 120_000);
+    // A cold start (database, memory) takes minutes when the machine is shared with other runs.
+  }, 300_000);
 
   afterAll(async () => {
     await server?.close();
