@@ -2,8 +2,8 @@ import type { Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
 import type { Connection } from "../db/connections.ts";
-import { DriveApi, type RetryPolicy } from "../memory/sources/google-drive/api.ts";
-import { GoogleDriveSource } from "../memory/sources/google-drive/source.ts";
+// The Drive client library is large: it is loaded when a connection syncs, not at every start.
+import type { RetryPolicy } from "../memory/sources/google-drive/api.ts";
 import type { LinkRefusal } from "../security/connect-links.ts";
 import {
   authorizeUrl,
@@ -170,7 +170,11 @@ export function googleProvider(opts: GoogleProviderOptions): ConnectionProvider 
       });
     },
 
-    createSource(connection: Connection, ctx: ProviderContext) {
+    async createSource(connection: Connection, ctx: ProviderContext) {
+      const [{ DriveApi }, { GoogleDriveSource }] = await Promise.all([
+        import("../memory/sources/google-drive/api.ts"),
+        import("../memory/sources/google-drive/source.ts"),
+      ]);
       const tokens = new ConnectionTokens(connection.id, ctx.store, ctx.sealer, async (t) => {
         const fresh = await refreshTokens(client(), {
           accessToken: t.accessToken,
@@ -191,6 +195,7 @@ export function googleProvider(opts: GoogleProviderOptions): ConnectionProvider 
 
 /** The signed-in account's e-mail from Drive `about.get`, when the ID token carried none. */
 async function accountEmail(apiUrl: string, accessToken: string): Promise<string | undefined> {
+  const { DriveApi } = await import("../memory/sources/google-drive/api.ts");
   const api = new DriveApi(
     apiUrl,
     { get: async () => accessToken, refreshAfter: async () => accessToken },

@@ -195,7 +195,7 @@ export class ConnectionService {
     if (connection.status !== "active") return { connectionId, status: "skipped" };
     const provider = this.provider(connection.provider);
     if (!provider) return { connectionId, status: "skipped" };
-    const source = provider.createSource(connection, this.ctx);
+    const source = await provider.createSource(connection, this.ctx);
     const log = this.log.child({ connectionId: connection.id, tenantId: connection.tenantId });
     let summary: FeedSyncSummary;
     try {

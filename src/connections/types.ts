@@ -37,8 +37,8 @@ export interface ConnectionProvider {
   readonly startPath: string;
   /** Mounts the sign-in routes. */
   mount(app: Hono, ctx: ProviderContext): void;
-  /** The change-feed source of one connection. */
-  createSource(connection: Connection, ctx: ProviderContext): Source;
+  /** The change-feed source of one connection (async: provider SDKs are loaded on first use). */
+  createSource(connection: Connection, ctx: ProviderContext): Promise<Source>;
 }
 
 /** What the framework hands a provider. */

@@ -91,10 +91,10 @@ describe("Google Drive: throttling, tokens, broken grants and bad files", () => 
     const before = fake.refreshCount;
     const c = await conn();
     const provider = d.atom.connections.provider("google")!;
-    const sources = [
+    const sources = await Promise.all([
       provider.createSource(c, d.atom.connections.ctx),
       provider.createSource(c, d.atom.connections.ctx),
-    ];
+    ]);
     const listAll = async (s: GoogleDriveSource) => {
       const pages: ListingPage[] = [];
       for await (const p of s.list()) pages.push(p);
