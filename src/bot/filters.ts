@@ -15,6 +15,9 @@ export const SOURCE_FILTERS: Record<string, string[]> = {
   folders: ["folder"],
   local: ["folder"],
   notes: ["notes"],
+  onedrive: ["onedrive"],
+  sharepoint: ["onedrive"],
+  microsoft: ["onedrive"],
 };
 
 /** A question with its filters taken out. */
