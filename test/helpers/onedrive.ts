@@ -33,13 +33,15 @@ export const ANA_MS = {
   name: "Ana Lima",
 };
 
-/** Starts the fake Microsoft identity platform and Graph; Ana signs in on the consent page. */
-export async function startMicrosoftFakes(): Promise<MicrosoftFakes> {
+/** Starts the fake Microsoft identity platform and Graph; `user` (Ana) signs in on the consent page. */
+export async function startMicrosoftFakes(
+  user: { oid: string; upn: string; name: string } = ANA_MS,
+): Promise<MicrosoftFakes> {
   const login = await startFakeMicrosoftLogin();
   login.addClient(GRAPH_APP);
-  login.signInAs(ANA_MS);
+  login.signInAs(user);
   const graph = await startFakeGraph({ verify: (t) => login.verify(t) });
-  const drive = graph.addUser({ oid: ANA_MS.oid, upn: ANA_MS.upn, displayName: ANA_MS.name });
+  const drive = graph.addUser({ oid: user.oid, upn: user.upn, displayName: user.name });
   return {
     login,
     graph,
