@@ -20,7 +20,9 @@ export class DriveItemTree {
   ) {}
 
   /** Records items (new or moved). */
-  async put(items: DriveItemRow[]): Promise<void> {
+  async put(rows: DriveItemRow[]): Promise<void> {
+    // One row per item (a feed page may report an item twice: the last state wins).
+    const items = [...new Map(rows.map((r) => [r.itemId, r])).values()];
     if (items.length === 0) return;
     await this.db.query(
       `INSERT INTO drive_items (tenant_id, source_id, item_id, parent_id, is_folder)

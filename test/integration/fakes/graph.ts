@@ -136,6 +136,8 @@ export interface FakeGraph {
   /** Every download URL issued so far answers 401. */
   expireDownloadUrls(): void;
   fault(f: FakeGraphFault): void;
+  /** Runs `fn` (and waits for it) before answering the next request whose path matches. */
+  beforeNext(path: RegExp, fn: () => unknown): void;
   /** Calls whose path matches. */
   callsTo(path: RegExp): FakeGraphCall[];
   /** Page size of delta when `$top` is absent (default 200). */
@@ -158,6 +160,7 @@ export async function startFakeGraph(opts: {
   const downloads = new Map<string, { driveId: string; itemId: string; expired: boolean }>();
   const calls: FakeGraphCall[] = [];
   const faults: (FakeGraphFault & { left: number })[] = [];
+  const holds: { path: RegExp; fn: () => unknown }[] = [];
   let seq = 0;
   const id = (p: string) =>
     `${p}${(++seq).toString(36).toUpperCase().padStart(6, "0")}${randomBytes(3).toString("hex").toUpperCase()}`;
@@ -228,119 +231,129 @@ export async function startFakeGraph(opts: {
   };
 
   const server = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
-    const u = new URL(req.url ?? "/", "https://fake");
-    const query = Object.fromEntries(u.searchParams);
-    const auth = req.headers.authorization;
-    const call: FakeGraphCall = {
-      method: req.method ?? "GET",
-      path: u.pathname,
-      query,
-      status: 0,
-      authorized: !!auth,
-    };
-    calls.push(call);
-    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      call.status = status;
-      res.writeHead(status, {
-        "content-type": "application/json; odata.metadata=minimal; charset=utf-8",
-        "request-id": randomBytes(8).toString("hex"),
-        ...headers,
-      });
-      res.end(body === undefined ? "" : JSON.stringify(body));
-    };
-    const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
-      send(
-        status,
-        {
-          error: {
-            code,
-            message,
-            innerError: { date: new Date().toISOString(), "request-id": randomBytes(8).toString("hex") },
+    const go = () => {
+      const u = new URL(req.url ?? "/", "https://fake");
+      const query = Object.fromEntries(u.searchParams);
+      const auth = req.headers.authorization;
+      const call: FakeGraphCall = {
+        method: req.method ?? "GET",
+        path: u.pathname,
+        query,
+        status: 0,
+        authorized: !!auth,
+      };
+      calls.push(call);
+      const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        call.status = status;
+        res.writeHead(status, {
+          "content-type": "application/json; odata.metadata=minimal; charset=utf-8",
+          "request-id": randomBytes(8).toString("hex"),
+          ...headers,
+        });
+        res.end(body === undefined ? "" : JSON.stringify(body));
+      };
+      const error = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+        send(
+          status,
+          {
+            error: {
+              code,
+              message,
+              innerError: { date: new Date().toISOString(), "request-id": randomBytes(8).toString("hex") },
+            },
           },
-        },
-        headers,
-      );
+          headers,
+        );
 
-    // Pre-authenticated download URLs.
-    const dl = /^\/download\/([A-Za-z0-9_-]+)$/.exec(u.pathname);
-    if (dl) {
-      if (auth)
-        return error(403, "accessDenied", "Pre-authenticated URLs must not carry an Authorization header.");
-      const d = downloads.get(dl[1]!);
-      if (!d || d.expired) return error(401, "unauthenticated", "The download URL has expired.");
-      const it = drives.get(d.driveId)?.items.get(d.itemId);
-      if (!it || it.deleted) return error(404, "itemNotFound", "The resource could not be found.");
-      call.status = 200;
-      res.writeHead(200, { "content-type": it.mimeType ?? "application/octet-stream" });
-      return res.end(it.content ?? Buffer.alloc(0));
-    }
+      // Pre-authenticated download URLs.
+      const dl = /^\/download\/([A-Za-z0-9_-]+)$/.exec(u.pathname);
+      if (dl) {
+        if (auth)
+          return error(403, "accessDenied", "Pre-authenticated URLs must not carry an Authorization header.");
+        const d = downloads.get(dl[1]!);
+        if (!d || d.expired) return error(401, "unauthenticated", "The download URL has expired.");
+        const it = drives.get(d.driveId)?.items.get(d.itemId);
+        if (!it || it.deleted) return error(404, "itemNotFound", "The resource could not be found.");
+        call.status = 200;
+        res.writeHead(200, { "content-type": it.mimeType ?? "application/octet-stream" });
+        return res.end(it.content ?? Buffer.alloc(0));
+      }
 
-    const fault = faults.find((f) => f.left > 0 && f.path.test(u.pathname));
-    if (fault) {
-      fault.left -= 1;
-      const headers: Record<string, string> = {};
-      if (fault.retryAfter !== undefined) headers[fault.headerName ?? "Retry-After"] = fault.retryAfter;
-      return fault.status === 429
-        ? error(429, "TooManyRequests", "Too many requests.", headers)
-        : fault.status === 503
-          ? error(503, "serviceNotAvailable", "The service is temporarily unavailable.", headers)
-          : fault.status === 404
-            ? error(404, "itemNotFound", "The resource could not be found.")
-            : error(500, "generalException", "An unspecified error has occurred.");
-    }
+      const fault = faults.find((f) => f.left > 0 && f.path.test(u.pathname));
+      if (fault) {
+        fault.left -= 1;
+        const headers: Record<string, string> = {};
+        if (fault.retryAfter !== undefined) headers[fault.headerName ?? "Retry-After"] = fault.retryAfter;
+        return fault.status === 429
+          ? error(429, "TooManyRequests", "Too many requests.", headers)
+          : fault.status === 503
+            ? error(503, "serviceNotAvailable", "The service is temporarily unavailable.", headers)
+            : fault.status === 404
+              ? error(404, "itemNotFound", "The resource could not be found.")
+              : error(500, "generalException", "An unspecified error has occurred.");
+      }
 
-    const claims = auth?.startsWith("Bearer ") ? opts.verify(auth.slice(7)) : undefined;
-    if (!claims?.oid)
-      return error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.");
-    const me = users.get(claims.oid);
-    if (!me) return error(404, "ResourceNotFound", "User not found.");
-    let p = u.pathname.replace(/^\/v1\.0/, "");
-    if (!u.pathname.startsWith("/v1.0/")) return error(400, "BadRequest", "Invalid version.");
-    if (p === "/me")
-      return send(200, {
-        "@odata.context": `${url}/v1.0/$metadata#users/$entity`,
-        id: me.oid,
-        displayName: me.displayName ?? me.upn,
-        mail: me.mail ?? me.upn,
-        userPrincipalName: me.upn,
-      });
-    if (p === "/me/followedSites") {
-      return send(200, {
-        value: (followed.get(me.oid) ?? []).map((s) => {
-          const site = sites.get(s)!;
-          return {
-            id: site.id,
-            displayName: site.name,
-            name: site.name,
-            webUrl: `https://contoso.sharepoint.com/sites/${site.name}`,
-          };
-        }),
-      });
-    }
-    // Normalise drive paths to /drives/{id}/...
-    p = p.replace(/^\/me\/drive(?=\/|$)/, `/drives/${me.driveId}`);
-    const sitePath = /^\/sites\/([^/]+)\/drive(?=\/|$)/.exec(p);
-    if (sitePath) {
-      const site = sites.get(decodeURIComponent(sitePath[1]!));
-      if (!site) return error(404, "itemNotFound", "Site not found.");
-      p = p.replace(sitePath[0], `/drives/${site.driveId}`);
-    }
-    const m = /^\/drives\/([^/]+)(\/.*)?$/.exec(p);
-    if (!m) return error(400, "BadRequest", `Resource not found for the segment '${p.split("/")[1] ?? ""}'.`);
-    const drive = drives.get(decodeURIComponent(m[1]!));
-    if (!drive || (drive.ownerOid && drive.ownerOid !== me.oid))
-      return error(404, "itemNotFound", "The resource could not be found.");
-    const rest = m[2] ?? "";
-    if (rest === "/root/delta") return delta(drive, query, send, error);
-    const item = /^\/items\/([^/]+)(\/permissions)?$/.exec(rest);
-    if (item) {
-      const it = drive.items.get(decodeURIComponent(item[1]!));
-      if (!it || it.deleted) return error(404, "itemNotFound", "The resource could not be found.");
-      if (item[2])
-        return send(200, { value: it.permissions.map((x, i) => ({ id: x.id ?? `perm${i}`, ...x })) });
-      return send(200, itemJson(drive, it, true));
-    }
-    return error(400, "BadRequest", "Unsupported request.");
+      const claims = auth?.startsWith("Bearer ") ? opts.verify(auth.slice(7)) : undefined;
+      if (!claims?.oid)
+        return error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.");
+      const me = users.get(claims.oid);
+      if (!me) return error(404, "ResourceNotFound", "User not found.");
+      let p = u.pathname.replace(/^\/v1\.0/, "");
+      if (!u.pathname.startsWith("/v1.0/")) return error(400, "BadRequest", "Invalid version.");
+      if (p === "/me")
+        return send(200, {
+          "@odata.context": `${url}/v1.0/$metadata#users/$entity`,
+          id: me.oid,
+          displayName: me.displayName ?? me.upn,
+          mail: me.mail ?? me.upn,
+          userPrincipalName: me.upn,
+        });
+      if (p === "/me/followedSites") {
+        return send(200, {
+          value: (followed.get(me.oid) ?? []).map((s) => {
+            const site = sites.get(s)!;
+            return {
+              id: site.id,
+              displayName: site.name,
+              name: site.name,
+              webUrl: `https://contoso.sharepoint.com/sites/${site.name}`,
+            };
+          }),
+        });
+      }
+      // Normalise drive paths to /drives/{id}/...
+      p = p.replace(/^\/me\/drive(?=\/|$)/, `/drives/${me.driveId}`);
+      const sitePath = /^\/sites\/([^/]+)\/drive(?=\/|$)/.exec(p);
+      if (sitePath) {
+        const site = sites.get(decodeURIComponent(sitePath[1]!));
+        if (!site) return error(404, "itemNotFound", "Site not found.");
+        p = p.replace(sitePath[0], `/drives/${site.driveId}`);
+      }
+      const m = /^\/drives\/([^/]+)(\/.*)?$/.exec(p);
+      if (!m)
+        return error(400, "BadRequest", `Resource not found for the segment '${p.split("/")[1] ?? ""}'.`);
+      const drive = drives.get(decodeURIComponent(m[1]!));
+      if (!drive || (drive.ownerOid && drive.ownerOid !== me.oid))
+        return error(404, "itemNotFound", "The resource could not be found.");
+      const rest = m[2] ?? "";
+      if (rest === "/root/delta") return delta(drive, query, send, error);
+      const item = /^\/items\/([^/]+)(\/permissions)?$/.exec(rest);
+      if (item) {
+        const it = drive.items.get(decodeURIComponent(item[1]!));
+        if (!it || it.deleted) return error(404, "itemNotFound", "The resource could not be found.");
+        if (item[2])
+          return send(200, { value: it.permissions.map((x, i) => ({ id: x.id ?? `perm${i}`, ...x })) });
+        return send(200, itemJson(drive, it, true));
+      }
+      return error(400, "BadRequest", "Unsupported request.");
+    };
+    const path = new URL(req.url ?? "/", "https://fake").pathname;
+    const h = holds.findIndex((x) => x.path.test(path));
+    if (h < 0) return go();
+    const [hold] = holds.splice(h, 1);
+    Promise.resolve()
+      .then(() => hold!.fn())
+      .then(go, go);
   });
 
   function delta(
@@ -514,6 +527,9 @@ export async function startFakeGraph(opts: {
     },
     fault(f) {
       faults.push({ ...f, left: f.times ?? 1 });
+    },
+    beforeNext(path, fn) {
+      holds.push({ path, fn });
     },
     callsTo: (path) => calls.filter((c) => path.test(c.path)),
     close: () =>

@@ -251,13 +251,12 @@ export class OneDriveSource implements Source {
         link = r["@odata.nextLink"];
       }
     } catch (err) {
-      if (err instanceof GraphApiError && (err.status === 403 || err.status === 404)) {
+      // An item reported by the feed that 404s now is gone (a "ghost").
+      if (err instanceof GraphApiError && err.status === 404) throw new DocumentGoneError();
+      if (err instanceof GraphApiError && err.status === 403) {
         return {
           acl: [],
-          notes:
-            err.status === 403
-              ? ["its sharing cannot be read; only the person who connected OneDrive can use it"]
-              : [],
+          notes: ["its sharing cannot be read; only the person who connected OneDrive can use it"],
         };
       }
       throw err;
