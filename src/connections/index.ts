@@ -1,5 +1,6 @@
 import type { Bot } from "../bot/types.ts";
 import { registerConnectionCommands } from "./commands.ts";
+import { registerSharePointCommands } from "./sharepoint.ts";
 import { googleProvider } from "./google.ts";
 import { type MicrosoftProviderOptions, microsoftProvider } from "./microsoft.ts";
 
@@ -27,5 +28,6 @@ export function createConnections(
     ],
   });
   registerConnectionCommands(bot, service);
+  registerSharePointCommands(bot, service);
   return service;
 }

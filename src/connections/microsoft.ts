@@ -189,11 +189,12 @@ export function microsoftProvider(opts: MicrosoftProviderOptions): ConnectionPro
     },
 
     async createSource(connection: Connection, ctx: ProviderContext) {
-      const [{ GraphApi, fetchTrusting }, { OneDriveSource }, { DriveItemTree }] = await Promise.all([
-        import("../memory/sources/onedrive/api.ts"),
-        import("../memory/sources/onedrive/source.ts"),
-        import("../db/drive-items.ts"),
-      ]);
+      const [{ GraphApi, fetchTrusting }, { OneDriveSource }, { DriveItemTree, ConnectionSites }] =
+        await Promise.all([
+          import("../memory/sources/onedrive/api.ts"),
+          import("../memory/sources/onedrive/source.ts"),
+          import("../db/drive-items.ts"),
+        ]);
       const tokens = new ConnectionTokens(connection.id, ctx.store, ctx.sealer, async (t) =>
         microsoftRefresh(client(), t as MicrosoftTokens),
       );
@@ -212,6 +213,10 @@ export function microsoftProvider(opts: MicrosoftProviderOptions): ConnectionPro
         maxFileBytes: ctx.maxFileBytes,
         tenantDomain: account?.split("@")[1]?.toLowerCase(),
         tree: new DriveItemTree(ctx.store.db, connection.tenantId, id),
+        sites: (await new ConnectionSites(ctx.store.db).list(connection.id)).map((x) => ({
+          key: `site:${x.siteId}`,
+          name: x.name,
+        })),
       });
     },
   };

@@ -70,3 +70,41 @@ export class DriveItemTree {
     });
   }
 }
+
+/** A SharePoint site a connection follows. */
+export interface ConnectionSite {
+  siteId: string;
+  name: string;
+}
+
+/** Repository of `connection_sites`: the SharePoint libraries a OneDrive connection syncs. */
+export class ConnectionSites {
+  constructor(private readonly db: Db) {}
+
+  async list(connectionId: string): Promise<ConnectionSite[]> {
+    const r = await this.db.query<{ site_id: string; name: string }>(
+      "SELECT site_id, name FROM connection_sites WHERE connection_id = $1 ORDER BY added_at, site_id",
+      [connectionId],
+    );
+    return r.rows.map((x) => ({ siteId: x.site_id, name: x.name }));
+  }
+
+  /** @returns false when the site was already there. */
+  async add(connectionId: string, site: ConnectionSite): Promise<boolean> {
+    const r = await this.db.query(
+      `INSERT INTO connection_sites (connection_id, site_id, name) VALUES ($1, $2, $3)
+       ON CONFLICT (connection_id, site_id) DO NOTHING RETURNING site_id`,
+      [connectionId, site.siteId, site.name],
+    );
+    return r.rows.length > 0;
+  }
+
+  /** @returns false when the site was not there. */
+  async remove(connectionId: string, siteId: string): Promise<boolean> {
+    const r = await this.db.query(
+      "DELETE FROM connection_sites WHERE connection_id = $1 AND site_id = $2 RETURNING site_id",
+      [connectionId, siteId],
+    );
+    return r.rows.length > 0;
+  }
+}

@@ -5,6 +5,8 @@ import type { Migration } from "../migrate.ts";
  * (Microsoft Graph delta on OneDrive for Business and SharePoint): each item seen with its parent,
  * so a folder delete removes every document below it. Rows belong to a source of a tenant and go
  * with it (disconnect).
+ * `connection_sites`: the SharePoint sites whose document library a OneDrive connection also syncs
+ * (chosen by its owner in chat).
  */
 export const m009DriveItems: Migration = {
   id: 9,
@@ -19,5 +21,13 @@ CREATE TABLE drive_items (
   PRIMARY KEY (tenant_id, source_id, item_id)
 );
 CREATE INDEX drive_items_parent ON drive_items (tenant_id, source_id, parent_id);
+
+CREATE TABLE connection_sites (
+  connection_id text NOT NULL,
+  site_id text NOT NULL,
+  name text NOT NULL,
+  added_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (connection_id, site_id)
+);
 `,
 };

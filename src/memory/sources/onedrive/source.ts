@@ -232,6 +232,23 @@ export class OneDriveSource implements Source {
     return entry;
   }
 
+  /** SharePoint sites the person follows (`/me/followedSites`). */
+  async followedSites(signal?: AbortSignal): Promise<{ id: string; name: string; webUrl?: string }[]> {
+    const out: { id: string; name: string; webUrl?: string }[] = [];
+    let link: string | undefined = "/me/followedSites";
+    while (link) {
+      const path: string = link;
+      const r = (await this.api.call("followedSites", (c) => c.api(path).get(), signal)) as {
+        value?: { id: string; displayName?: string; name?: string; webUrl?: string }[];
+        "@odata.nextLink"?: string;
+      };
+      for (const s of r.value ?? [])
+        out.push({ id: s.id, name: s.displayName ?? s.name ?? s.id, webUrl: s.webUrl });
+      link = r["@odata.nextLink"];
+    }
+    return out;
+  }
+
   async permissions(
     entry: SourceEntry,
     ctx: SourceContext = {},
