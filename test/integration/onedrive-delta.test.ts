@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GraphApi } from "../../src/memory/sources/onedrive/api.ts";
 import { fetchTrusting } from "../../src/memory/sources/onedrive/api.ts";
@@ -11,6 +13,10 @@ import {
   startMicrosoftFakes,
   syncAll,
 } from "../helpers/onedrive.ts";
+
+const FILES = path.resolve(import.meta.dirname, "../../../shared/corpus/files");
+const haveCorpus = fs.existsSync(FILES);
+if (!haveCorpus) console.warn(`Office files from OneDrive: skipped, no corpus at ${FILES}`);
 
 /** What Graph delta really does, and Atom's answer to each case (fake Graph v1.0 over https). */
 describe("OneDrive delta: deletes, ghosts, duplicates, folders, resync, throttling, download URLs", () => {
@@ -194,4 +200,32 @@ describe("OneDrive delta: deletes, ghosts, duplicates, folders, resync, throttli
     expect(calls.some((c) => c.path.endsWith(`/items/${id}`) && c.status === 200)).toBe(true);
     expect(await hits("ibis inventory")).toEqual([doc(id)]);
   });
+
+  it.skipIf(!haveCorpus)(
+    "Office files (xlsx, pptx) from OneDrive are extracted as local files are",
+    async () => {
+      const xlsx = f.graph.put(f.drive, {
+        name: "stanley-cups.xlsx",
+        content: fs.readFileSync(path.join(FILES, "stanley-cups.xlsx")),
+        permissions: owner,
+      }).id;
+      const pptx = f.graph.put(f.drive, {
+        name: "sample-presentation.pptx",
+        content: fs.readFileSync(path.join(FILES, "sample-presentation.pptx")),
+        permissions: owner,
+      }).id;
+      await syncAll(d.atom);
+      expect(await hits("Maple Leafs Stanley Cups TOR")).toContain(doc(xlsx));
+      const text = (
+        await d.atom.memory.store.chunks
+          .query()
+          .where(`doc_id = '${doc(pptx)}'`)
+          .select(["text"])
+          .toArray()
+      )
+        .map((r) => String(r.text))
+        .join("\n");
+      expect(text).toContain("With a subtitle");
+    },
+  );
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connection } from "../../src/db/connections.ts";
+import { SYNC_QUEUE } from "../../src/connections/types.ts";
 import { principalsFor } from "../../src/security/permissions.ts";
 import { capturedLogs, channelMessage, dm } from "../helpers/google.ts";
 import {
@@ -163,7 +164,9 @@ describe("OneDrive: connect with MSAL + PKCE, delta sync, permissions", () => {
     f.login.expireAccessTokens();
     const before = f.login.requests.filter((r) => r.form?.grant_type === "refresh_token").length;
     f.graph.edit(f.drive, ids.salary!, "# Salary review\n\nThe heron salary review moved to October.");
-    await syncAll(d.atom);
+    const asked = await d.atom.bot.handle(dm("sync onedrive", ANA_SLACK));
+    expect(asked.text).toContain("Syncing OneDrive (ana@contoso.com) now");
+    await d.atom.jobs.drain({ queues: [SYNC_QUEUE], timeoutMs: 60_000 });
     expect(f.login.requests.filter((r) => r.form?.grant_type === "refresh_token").length).toBe(before + 1);
     // "partial": clip.mp4 stays skipped; no error.
     expect((await conn()).lastSyncStatus).toBe("partial");
