@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
 import type { Connection } from "../db/connections.ts";
 import type { RetryPolicy } from "../memory/sources/google-drive/api.ts";
+import type { OneDriveSource } from "../memory/sources/onedrive/source.ts";
 import type { LinkRefusal } from "../security/connect-links.ts";
 import { createPkce, InvalidGrantError } from "../security/google-oauth.ts";
 import {
@@ -186,6 +187,15 @@ export function microsoftProvider(opts: MicrosoftProviderOptions): ConnectionPro
           ),
         );
       });
+    },
+
+    async firstSyncOffer(connection: Connection, ctx: ProviderContext) {
+      const [{ sharePointOffer }, { ConnectionSites }] = await Promise.all([
+        import("./sharepoint.ts"),
+        import("../db/drive-items.ts"),
+      ]);
+      const source = (await this.createSource(connection, ctx)) as OneDriveSource;
+      return sharePointOffer(source, connection.id, new ConnectionSites(ctx.store.db));
     },
 
     async createSource(connection: Connection, ctx: ProviderContext) {

@@ -50,6 +50,38 @@ async function mine(
 const say = (text: string): Reply =>
   makeReply({ intent: "connections.sharepoint", text, visibility: "ephemeral" });
 
+/** Buttons to sync or stop syncing each followed site. */
+function siteActions(followed: { id: string; name: string }[], chosen: Set<string>): ReplyAction[] {
+  return followed.map((s) => ({
+    id: chosen.has(s.id) ? REMOVE : ADD,
+    label: `${chosen.has(s.id) ? "Stop syncing" : "Sync"} ${s.name}`.slice(0, 75),
+    value: JSON.stringify({ id: s.id, name: s.name }),
+  }));
+}
+
+/**
+ * The SharePoint sites a new OneDrive connection could add, for its first-sync message: the
+ * followed sites not synced yet, with a Sync button each; undefined when there are none.
+ */
+export async function sharePointOffer(
+  source: OneDriveSource,
+  connectionId: string,
+  store: ConnectionSites,
+): Promise<Pick<Reply, "text" | "actions"> | undefined> {
+  const chosen = new Set((await store.list(connectionId)).map((s) => s.siteId));
+  const open = (await source.followedSites()).filter((s) => !chosen.has(s.id));
+  if (open.length === 0) return undefined;
+  return {
+    text: `You also follow ${open.length} SharePoint site${open.length === 1 ? "" : "s"} (${open
+      .slice(0, 5)
+      .map((s) => s.name)
+      .join(
+        ", ",
+      )}${open.length > 5 ? ", …" : ""}): press Sync to search a site's documents too, or type “sharepoint sites” later.`,
+    actions: siteActions(open.slice(0, 5), chosen),
+  };
+}
+
 async function listSites(
   service: ConnectionService,
   store: ConnectionSites,
@@ -76,11 +108,7 @@ async function listSites(
     );
   }
   const lines = followed.map((s) => `${s.name} — ${chosen.has(s.id) ? "synced" : "not synced"}`);
-  const actions: ReplyAction[] = followed.map((s) => ({
-    id: chosen.has(s.id) ? REMOVE : ADD,
-    label: `${chosen.has(s.id) ? "Stop syncing" : "Sync"} ${s.name}`.slice(0, 75),
-    value: JSON.stringify({ id: s.id, name: s.name }),
-  }));
+  const actions = siteActions(followed, chosen);
   const head = "SharePoint sites you follow (their document libraries can be searched with your OneDrive):";
   return makeReply({
     intent: "connections.sharepoint",

@@ -67,6 +67,13 @@ describe("SharePoint libraries on a OneDrive connection", () => {
     await f?.close();
   });
 
+  it("the first-sync message offers the followed sites with Sync buttons", () => {
+    const report = d.sent.at(-1)!.reply;
+    expect(report.text).toContain("OneDrive connected as ana@contoso.com: 1 document indexed.");
+    expect(report.text).toContain("You also follow 1 SharePoint site (Finance)");
+    expect(report.actions.map((a) => a.label)).toEqual(["Sync Finance"]);
+  });
+
   it("`sharepoint sites` lists followed sites with a Sync button; pressing it syncs the library", async () => {
     expect(await hits("supplier invoices paid")).toEqual([]);
     const reply = await d.atom.bot.handle(dm("sharepoint sites", ANA_SLACK));
