@@ -151,6 +151,13 @@ const schema = z.object({
   GOOGLE_OAUTH_TOKEN_URL: optionalUrl,
   GOOGLE_DRIVE_API_URL: optionalUrl,
 
+  // OneDrive / SharePoint (#11): default to the Teams bot's app, which can serve both.
+  MICROSOFT_GRAPH_CLIENT_ID: optionalString,
+  MICROSOFT_GRAPH_CLIENT_SECRET: optionalString,
+  MICROSOFT_GRAPH_TENANT: z.preprocess(emptyToUndefined, z.string().default("common")),
+  MICROSOFT_LOGIN_URL: optionalUrl,
+  MICROSOFT_GRAPH_API_URL: optionalUrl,
+
   DEEPGRAM_API_KEY: optionalString,
   DEEPGRAM_API_URL: optionalUrl,
   DEEPGRAM_MODEL: z.preprocess(emptyToUndefined, z.string().default("nova-3")),

@@ -14,7 +14,7 @@ import { type Config, DEFAULT_TENANT } from "./config.ts";
 import { type Db, migrate, openDb } from "./db/index.ts";
 import { JobStore } from "./db/jobs.ts";
 import { DEFAULT_RETENTION } from "./db/retention.ts";
-import { type ConnectionService, createConnections } from "./connections/index.ts";
+import { type ConnectionService, createConnections, type MicrosoftTestOptions } from "./connections/index.ts";
 import { OrgDomains, parseOrgDomains } from "./security/org-domains.ts";
 import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
@@ -68,6 +68,8 @@ export async function createAtom(
     adapters?: boolean;
     /** Bot Framework and login endpoints of another cloud (or loopback fakes); default public cloud. */
     teamsEndpoints?: BotFrameworkEndpoints;
+    /** OneDrive: extra CA (PEM) for sign-in and Graph, Graph retry waits (tests; production uses NODE_EXTRA_CA_CERTS). */
+    microsoft?: MicrosoftTestOptions;
   } = {},
 ): Promise<Atom> {
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -115,7 +117,9 @@ export async function createAtom(
   const shares = createShares({ db, messengers, logger });
   bot.registerActionHandler(shares.handler);
   // Connections (Google Drive): chat commands, sign-in routes, `sync` jobs.
-  const connections = createConnections({ config, db, memory, jobs, logger, messengers, orgDomains }, bot);
+  const connections = createConnections({ config, db, memory, jobs, logger, messengers, orgDomains }, bot, {
+    microsoft: opts.microsoft,
+  });
   routes.push(connections.routes);
   const closers: Closer[] = [];
   const readiness: ReadinessCheck[] = [
@@ -286,7 +290,7 @@ export interface RunningServer {
  */
 export async function startServer(
   config: Config,
-  opts: { logger?: Logger; teamsEndpoints?: BotFrameworkEndpoints } = {},
+  opts: { logger?: Logger; teamsEndpoints?: BotFrameworkEndpoints; microsoft?: MicrosoftTestOptions } = {},
 ): Promise<RunningServer> {
   const atom = await createAtom(config, opts);
   const { logger } = atom;

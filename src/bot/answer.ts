@@ -1,7 +1,7 @@
 import { stemSet } from "../memory/analyze.ts";
 import { type AnalyzedQuery, conceptEvidence } from "../memory/search.ts";
 import type { SearchHit, SearchResult } from "../memory/types.ts";
-import type { Citation, ReplyBlock } from "./reply.ts";
+import { type Citation, citedTitle, type ReplyBlock } from "./reply.ts";
 import { nearDuplicate, type ScoredSentence, scoreSentences } from "./sentences.ts";
 
 /**
@@ -288,7 +288,7 @@ function toCitation(hit: SearchHit, n: number, sentence?: ScoredSentence, snippe
   const headings = sentence?.headings ?? hit.best.headings;
   return {
     n,
-    title: hit.doc.title,
+    title: citedTitle(hit.doc.title, hit.doc.source),
     uri: hit.doc.uri,
     heading: headings.length > 0 ? headings.join(" > ") : null,
     snippet: sentence?.text ?? snippet ?? hit.best.snippet,

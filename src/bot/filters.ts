@@ -17,6 +17,7 @@ export const SOURCE_FILTERS: Record<string, string[]> = {
   notes: ["notes"],
   onedrive: ["onedrive"],
   sharepoint: ["onedrive"],
+  microsoft: ["onedrive"],
 };
 
 /** A question with its filters taken out. */

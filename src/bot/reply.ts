@@ -66,3 +66,15 @@ export function makeReply(p: Partial<Reply> & Pick<Reply, "intent" | "text">): R
     ...p,
   };
 }
+
+/** Names of connected source kinds, shown with a citation's title ("Budget · OneDrive"). */
+const SOURCE_NAMES: Record<string, string> = { gdrive: "Google Drive", onedrive: "OneDrive" };
+
+/**
+ * A citation title that names its source when it comes from a connected store (Google Drive,
+ * OneDrive); local folders and notes keep the bare title.
+ */
+export function citedTitle(title: string, source: string | undefined): string {
+  const name = SOURCE_NAMES[source?.split(":")[0] ?? ""];
+  return name ? `${title} · ${name}` : title;
+}

@@ -30,7 +30,7 @@ export function registerConnectionCommands(bot: Bot, service: ConnectionService)
     "i",
   );
   const syncRe =
-    /^(?:please\s+)?(?:re)?sync(?:\s+(?:my\s+)?(?:sources|drives?|google\s*drive|everything|all))?(?:\s+now)?[.!]?$/i;
+    /^(?:please\s+)?(?:re)?sync(?:\s+(?:my\s+)?(?:sources|drives?|google\s*drive|one\s*drive|sharepoint|everything|all))?(?:\s+now)?[.!]?$/i;
   const sourcesRe =
     /^(?:sources|connections|my (?:sources|connections)|list (?:my )?(?:sources|connections))\??$/i;
 

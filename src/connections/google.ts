@@ -205,7 +205,8 @@ async function accountEmail(apiUrl: string, accessToken: string): Promise<string
   return r.data.user?.emailAddress?.toLowerCase() ?? undefined;
 }
 
-function page(title: string, text: string): string {
+/** A plain HTML page with a title and one paragraph (sign-in results). */
+export function page(title: string, text: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head><body style="font-family:sans-serif;max-width:40rem;margin:4rem auto"><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>`;
 }
 

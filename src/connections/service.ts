@@ -257,10 +257,14 @@ export class ConnectionService {
       "connection synced",
     );
     if (!connection.firstSyncDoneAt) {
-      await this.notify(
-        connection,
-        firstSyncReply(connection, provider, summary.documents, skips, summary.notes),
-      );
+      const report = firstSyncReply(connection, provider, summary.documents, skips, summary.notes);
+      const offer = await provider.firstSyncOffer?.(connection, this.ctx).catch(() => undefined);
+      if (offer) {
+        report.text = `${report.text}\n${offer.text}`;
+        report.blocks.push({ type: "text", text: offer.text });
+        report.actions.push(...offer.actions);
+      }
+      await this.notify(connection, report);
     }
     const { skipped, notes, errors: _errors, ...rest } = summary;
     return {

@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import type { Reply } from "../bot/reply.ts";
 import type { Connection, ConnectionStore } from "../db/connections.ts";
 import type { Source } from "../memory/sources/types.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -39,6 +40,14 @@ export interface ConnectionProvider {
   mount(app: Hono, ctx: ProviderContext): void;
   /** The change-feed source of one connection (async: provider SDKs are loaded on first use). */
   createSource(connection: Connection, ctx: ProviderContext): Promise<Source>;
+  /**
+   * Optional: what to add to the "connected: N documents indexed" message (e.g. SharePoint sites
+   * to choose with buttons). Failures are the provider's to swallow (return undefined).
+   */
+  firstSyncOffer?(
+    connection: Connection,
+    ctx: ProviderContext,
+  ): Promise<Pick<Reply, "text" | "actions"> | undefined>;
 }
 
 /** What the framework hands a provider. */

@@ -203,6 +203,8 @@ export class ConnectionStore {
         tenantId,
         sourceId,
       ]);
+      await tx.query("DELETE FROM drive_items WHERE tenant_id = $1 AND source_id = $2", [tenantId, sourceId]);
+      await tx.query("DELETE FROM connection_sites WHERE connection_id = $1", [id]);
       return true;
     });
   }

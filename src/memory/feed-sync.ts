@@ -341,7 +341,16 @@ async function writeBatch(
       skip(e, `file is too large (${formatBytes(e.size)}; the limit is ${formatBytes(maxBytes)})`, true);
       continue;
     }
-    const acl = await aclOf(source, e, opts, summary, ctx);
+    let acl: Principal[];
+    try {
+      acl = await aclOf(source, e, opts, summary, ctx);
+    } catch (err) {
+      // A feed may report an item that is gone by the time its sharing is read (a Graph "ghost").
+      if (!(err instanceof DocumentGoneError)) throw err;
+      gone.push(e.docId);
+      if (prev) removes.add(e.docId);
+      continue;
+    }
     if (prev && prev.version === e.version) {
       if (sameSet(prev.acl, acl)) summary.unchanged++;
       else aclOnly.push({ entry: e, acl });

@@ -1,4 +1,4 @@
-import { makeReply, type Citation, type Reply } from "../reply.ts";
+import { type Citation, citedTitle, makeReply, type Reply } from "../reply.ts";
 import type { HandlerContext } from "./context.ts";
 
 /** "find docs about X": a list of matching documents with their best passage. */
@@ -20,7 +20,7 @@ export async function searchReply(ctx: HandlerContext): Promise<Reply> {
   }
   const citations: Citation[] = hits.map((h, i) => ({
     n: i + 1,
-    title: h.doc.title,
+    title: citedTitle(h.doc.title, h.doc.source),
     uri: h.doc.uri,
     heading: h.best.headings.length > 0 ? h.best.headings.join(" > ") : null,
     snippet: h.best.snippet,
