@@ -152,7 +152,17 @@ export async function createAtom(
       );
     }
     if (slackConfigured(config)) {
-      const slack = createSlackAdapter({ config, db, bot, memory, logger, conversations, jobs, shares });
+      const slack = createSlackAdapter({
+        config,
+        db,
+        bot,
+        memory,
+        logger,
+        conversations,
+        jobs,
+        shares,
+        onInstalledBy: (tenantId, email) => orgDomains.learnFrom(tenantId, email),
+      });
       routes.push(slack.routes);
       readiness.push(slack.readiness);
       messengers.set("slack", slack.messenger);

@@ -88,6 +88,8 @@ export interface ChatAction {
   threadId?: string;
   userId: string;
   userEmail?: string;
+  /** Whether the presser administers the workspace (as {@link ChatMessage.userIsAdmin}). */
+  userIsAdmin?: boolean;
   actionId: string;
   value: string;
   isDirect: boolean;

@@ -12,6 +12,7 @@ import {
   slashCommandBody,
   TEST_SIGNING_SECRET,
 } from "../helpers/slack.ts";
+import { OrgDomains } from "../../src/security/org-domains.ts";
 import { FakeSlack, type FakeTeam } from "./fakes/slack.ts";
 import { type SlackHarness, startSlackHarness } from "./slack-harness.ts";
 
@@ -283,6 +284,8 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     const dm = h.bot.handled.at(-1);
     expect(dm?.isDirect).toBe(true);
     expect(dm?.userEmail).toBe("ana@example.com");
+    const calls1 = fake.callsOf("users.info").length;
+    expect(calls1 - calls0).toBeLessThanOrEqual(1);
     const url = fake.addFile("F0VOICE1", Buffer.from("RIFF....WAVEfmt "), {
       mimetype: "audio/wav",
       teamId: team.teamId,
@@ -301,7 +304,7 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
       }),
     );
     await fake.waitFor(() => fake.posted(channel).length === 2, 5000, "file_share reply");
-    expect(fake.callsOf("users.info").length - calls0).toBe(1);
+    expect(fake.callsOf("users.info").length).toBe(calls1); // cached
     const withFile = h.bot.handled.at(-1);
     const file = withFile?.files[0];
     expect(file?.subtype).toBe("slack_audio");
@@ -560,6 +563,29 @@ describe("Slack adapter, single workspace (real Bolt + WebClient against a fake 
     expect(h.bot.handled.at(-1)?.isDirect).toBe(true);
   });
 
+  it("channel mentions carry the asker's time zone and admin flag from users.info, but not the e-mail", async () => {
+    fake.addUser({
+      id: "UADMIN01",
+      teamId: team.teamId,
+      email: "boss@example.com",
+      tz: "Europe/Berlin",
+      isOwner: true,
+    });
+    fake.addUser({ id: "UMEMBER1", teamId: team.teamId, email: "m@example.com", tz: "Asia/Tokyo" });
+    const channel = "CPROFILE1";
+    await deliverEvent(h.url, mention("who am I?", { channel, user: "UADMIN01" }));
+    await fake.waitFor(() => fake.posted(channel).length === 1, 5000, "reply to the owner");
+    const byOwner = h.bot.handled.at(-1);
+    expect(byOwner?.userTimeZone).toBe("Europe/Berlin");
+    expect(byOwner?.userIsAdmin).toBe(true);
+    expect(byOwner?.userEmail).toBeUndefined();
+    await deliverEvent(h.url, mention("and me?", { channel, user: "UMEMBER1" }));
+    await fake.waitFor(() => fake.posted(channel).length === 2, 5000, "reply to the member");
+    const byMember = h.bot.handled.at(-1);
+    expect(byMember?.userTimeZone).toBe("Asia/Tokyo");
+    expect(byMember?.userIsAdmin).toBe(false);
+  });
+
   it("Socket Mode connects through apps.connections.open at SLACK_API_URL with the app token, and mounts no Request URL", async () => {
     const contributors = h.bot.contributors.length;
     const socket = await startSlackHarness(
@@ -679,6 +705,16 @@ describe("Slack adapter, OAuth installs (many workspaces)", () => {
     expect(reused.status).toBe(400);
     expect(await installCount()).toBe(1);
     expect(fake.callsOf("oauth.v2.access").length).toBe(exchanges0 + 1);
+  });
+
+  it("learns the workspace's organisation domain from the installer's e-mail", async () => {
+    fake.addUser({ id: "UINSTALL1", teamId: "TDOMAIN", email: "Founder@Acme-Widgets.io" });
+    fake.addOAuthCode("code-domain", { teamId: "TDOMAIN", teamName: "Acme", installerUserId: "UINSTALL1" });
+    const s = await startInstall();
+    expect((await redirect({ code: "code-domain", state: s.state }, s.cookie)).status).toBe(200);
+    expect(await new OrgDomains(h.db, []).forTenant("slack:TDOMAIN")).toEqual(["acme-widgets.io"]);
+    const lookup = fake.callsOf("users.info").at(-1);
+    expect(lookup?.params.user).toBe("UINSTALL1");
   });
 
   it("stores tokens sealed, answers each workspace with its own token, rotates expiring tokens", async () => {

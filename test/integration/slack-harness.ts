@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { OrgDomains } from "../../src/security/org-domains.ts";
 import { serve, type ServerType } from "@hono/node-server";
 import {
   createSlackAdapter,
@@ -188,6 +189,7 @@ export async function startSlackHarness(
     conversations,
     jobs,
     shares,
+    onInstalledBy: (tenantId, email) => new OrgDomains(db, []).learnFrom(tenantId, email),
     memory: {
       purgeTenant: async (t) => {
         purged.push(t);

@@ -10,7 +10,15 @@ import type { Logger } from "../../observability/logger.ts";
 import type { Credentials, SlackCredentials } from "./credentials.ts";
 import { renderNotice, renderReply } from "./format.ts";
 import { errorCode } from "./identity.ts";
-import { actionChannel, actionOf, commandMessageOf, filesOf, messageOf, skipReason } from "./normalise.ts";
+import {
+  actionChannel,
+  actionOf,
+  commandMessageOf,
+  filesOf,
+  messageOf,
+  type SlackProfile,
+  skipReason,
+} from "./normalise.ts";
 import {
   commandWorkspace,
   actionWorkspace,
@@ -64,7 +72,7 @@ export type SlackContext = SlackTurnContext | SlackActionContext;
 
 export class SlackConversation implements ConversationAdapter<SlackInbound, SlackContext> {
   readonly platform = "slack" as const;
-  private readonly emails = new LRUCache<string, { email?: string }>({ max: 10_000, ttl: 10 * 60_000 });
+  private readonly profiles = new LRUCache<string, SlackProfile>({ max: 10_000, ttl: 10 * 60_000 });
   private readonly extShared = new LRUCache<string, { shared?: boolean }>({ max: 10_000, ttl: 10 * 60_000 });
 
   constructor(
@@ -99,8 +107,10 @@ export class SlackConversation implements ConversationAdapter<SlackInbound, Slac
       if (skip) return { ignored: skip };
       const isDirect = ev.channel_type === "im";
       const files = filesOf(ev.files, (url) => downloadFile(url, cred.token, this.deps.slackApiUrl));
-      const userEmail = isDirect && ev.user ? await this.emailOf(tenantId, cred, ev.user) : undefined;
-      const message = messageOf(body, { tenantId, bot: cred, userEmail, files });
+      const user = ev.user ? await this.profileOf(tenantId, cred, ev.user) : undefined;
+      // In channels the audience, not the asker, decides what may be quoted: the e-mail is used in DMs only.
+      const userEmail = isDirect ? user?.email : undefined;
+      const message = messageOf(body, { tenantId, bot: cred, userEmail, user, files });
       return {
         message,
         context: {
@@ -134,10 +144,12 @@ export class SlackConversation implements ConversationAdapter<SlackInbound, Slac
     if (!(await claimWindow(this.deps.db, windowKey, this.deps.options?.commandDedupeMs ?? 30_000))) {
       return { ignored: "the same /atom command again within the dedupe window" };
     }
+    const user = await this.profileOf(tenantId, cred, c.user_id);
     const message = commandMessageOf(c, {
       tenantId,
       bot: cred,
-      userEmail: await this.emailOf(tenantId, cred, c.user_id),
+      userEmail: user.email,
+      user,
       isExternallyShared: await this.isExternallyShared(tenantId, cred, c.channel_id),
     });
     return {
@@ -188,7 +200,7 @@ export class SlackConversation implements ConversationAdapter<SlackInbound, Slac
     const tenantId = await this.deps.credentials.tenantOf(workspace, this.waitMs);
     const cred = await this.deps.credentials.forTenant(tenantId);
     if (!cred) return this.noInstallation(workspace);
-    const action = actionOf(b, { tenantId });
+    const action = actionOf(b, { tenantId, user: await this.profileOf(tenantId, cred, b.user.id) });
     if (!action) return { ignored: `action type ${b.actions[0]?.type}` };
     return {
       action,
@@ -256,23 +268,32 @@ export class SlackConversation implements ConversationAdapter<SlackInbound, Slac
     return { platform: "slack", send: (target, reply) => this.sendTo(target, reply) };
   }
 
-  /** The asker's e-mail from `users.info` (cached 10 minutes; undefined when Slack has none). */
-  private async emailOf(tenantId: string, cred: Credentials, userId: string): Promise<string | undefined> {
+  /**
+   * The person's e-mail, time zone and admin flag from `users.info` (cached 10 minutes per
+   * tenant and user; a failed call is cached 1 minute and yields an empty profile, so the answer
+   * goes on without them).
+   */
+  private async profileOf(tenantId: string, cred: Credentials, userId: string): Promise<SlackProfile> {
     const key = `${tenantId}:${userId}`;
-    const hit = this.emails.get(key);
-    if (hit) return hit.email;
+    const hit = this.profiles.get(key);
+    if (hit) return hit;
     try {
       const r = await this.deps.sender.client(cred.token).users.info({ user: userId });
-      const email = r.user?.profile?.email?.toLowerCase();
-      this.emails.set(key, { email });
-      return email;
+      const u = r.user;
+      const profile: SlackProfile = {
+        email: u?.profile?.email?.toLowerCase(),
+        timeZone: typeof u?.tz === "string" && u.tz ? u.tz : undefined,
+        isAdmin: u ? Boolean(u.is_admin || u.is_owner) : undefined,
+      };
+      this.profiles.set(key, profile);
+      return profile;
     } catch (err) {
       this.deps.logger.warn(
         { code: errorCode(err) },
-        "users.info failed; answering without the asker's e-mail",
+        "users.info failed; answering without the asker's e-mail, time zone and admin flag",
       );
-      this.emails.set(key, { email: undefined }, { ttl: 60_000 });
-      return undefined;
+      this.profiles.set(key, {}, { ttl: 60_000 });
+      return {};
     }
   }
 

@@ -72,6 +72,11 @@ export interface SlackAdapterDeps {
   memory: TenantPurger;
   /** "Share in channel" for `/atom` answers (absent: no share button). */
   shares?: Shares;
+  /**
+   * Told the installer's e-mail after an OAuth install (from `users.info` with the new bot
+   * token), so the workspace's organisation domain is known without configuration.
+   */
+  onInstalledBy?: (tenantId: string, installerEmail: string) => Promise<unknown>;
   logger: Logger;
   options?: SlackAdapterOptions;
 }
@@ -251,6 +256,7 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
             logger: log,
             publicUrl: config.publicUrl,
             stateTtlSeconds: opts.stateTtlSeconds,
+            onInstalledBy: deps.onInstalledBy,
           }),
         );
       }

@@ -39,6 +39,8 @@ export interface SlackOAuthDeps {
   publicUrl?: string;
   /** Lifetime of a state in seconds (cookie max-age), default 600. */
   stateTtlSeconds?: number;
+  /** Called with the installer's e-mail (`users.info` of `authed_user`) once the installation is stored. */
+  onInstalledBy?: (tenantId: string, installerEmail: string) => Promise<unknown>;
 }
 
 const REFUSALS: Record<StateRefusal, string> = {
@@ -136,6 +138,19 @@ export function slackInstallRoutes(deps: SlackOAuthDeps): Hono {
       installerUserId: res.authed_user?.id ?? undefined,
     });
     deps.logger.info({ tenantId, team: res.team?.name }, "slack workspace installed");
+    const installer = res.authed_user?.id;
+    if (installer && deps.onInstalledBy) {
+      try {
+        const who = await deps.client.users.info({ token: res.access_token, user: installer });
+        const email = who.user?.profile?.email;
+        if (email) await deps.onInstalledBy(tenantId, email.toLowerCase());
+      } catch (err) {
+        deps.logger.warn(
+          { code: (err as { data?: { error?: string } }).data?.error },
+          "installer lookup failed",
+        );
+      }
+    }
     return c.html(
       page(
         "Atom is installed",

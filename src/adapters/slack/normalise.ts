@@ -67,10 +67,27 @@ export function filesOf(
   });
 }
 
+/**
+ * What `users.info` says about a person, as Atom uses it: e-mail (`users:read.email`), IANA time
+ * zone (`tz`) and whether they administer the workspace (`is_admin` or `is_owner`).
+ * https://api.slack.com/methods/users.info
+ */
+export interface SlackProfile {
+  email?: string;
+  timeZone?: string;
+  isAdmin?: boolean;
+}
+
 /** A message event as a core message (in the thread of the message: `thread_ts ?? ts`). */
 export function messageOf(
   body: SlackMessageCallback,
-  p: { tenantId: string; bot: BotIdentity | undefined; userEmail?: string; files: ChatFile[] },
+  p: {
+    tenantId: string;
+    bot: BotIdentity | undefined;
+    userEmail?: string;
+    user?: SlackProfile;
+    files: ChatFile[];
+  },
 ): ChatMessage {
   const ev = body.event;
   const text = ev.text ?? "";
@@ -83,6 +100,8 @@ export function messageOf(
     messageId: ev.ts,
     userId: ev.user ?? ev.bot_id ?? "unknown",
     userEmail: p.userEmail,
+    userTimeZone: p.user?.timeZone,
+    userIsAdmin: p.user?.isAdmin,
     text: slackToPlain(text, p.bot?.botUserId),
     files: p.files,
     isDirect,
@@ -101,7 +120,13 @@ export function commandIsDirect(c: SlackSlashCommand): boolean {
 /** A slash command as a core message: answered privately (ephemeral), its own "thread". */
 export function commandMessageOf(
   c: SlackSlashCommand,
-  p: { tenantId: string; bot: BotIdentity | undefined; userEmail?: string; isExternallyShared?: boolean },
+  p: {
+    tenantId: string;
+    bot: BotIdentity | undefined;
+    userEmail?: string;
+    user?: SlackProfile;
+    isExternallyShared?: boolean;
+  },
 ): ChatMessage {
   return {
     platform: "slack",
@@ -111,6 +136,8 @@ export function commandMessageOf(
     messageId: c.trigger_id,
     userId: c.user_id,
     userEmail: p.userEmail,
+    userTimeZone: p.user?.timeZone,
+    userIsAdmin: p.user?.isAdmin,
     text: slackToPlain(c.text, p.bot?.botUserId),
     files: [],
     isDirect: commandIsDirect(c),
@@ -128,7 +155,7 @@ export function actionChannel(b: SlackBlockActions): string | undefined {
 /** A button press as a core action, or undefined when it is not a button. */
 export function actionOf(
   b: SlackBlockActions,
-  p: { tenantId: string; userEmail?: string },
+  p: { tenantId: string; userEmail?: string; user?: SlackProfile },
 ): ChatAction | undefined {
   const a = b.actions[0];
   if (a?.type !== "button") return undefined;
@@ -139,7 +166,8 @@ export function actionOf(
     channelId,
     threadId: b.container?.message_ts,
     userId: b.user.id,
-    userEmail: p.userEmail,
+    userEmail: p.userEmail ?? p.user?.email,
+    userIsAdmin: p.user?.isAdmin,
     actionId: a.action_id,
     value: a.value ?? "",
     isDirect: channelId.startsWith("D"),

@@ -53,6 +53,9 @@ interface FakeUser {
   name: string;
   email?: string;
   isBot?: boolean;
+  tz?: string;
+  isAdmin?: boolean;
+  isOwner?: boolean;
 }
 
 interface FakeFile {
@@ -153,7 +156,17 @@ export class FakeSlack {
   }
 
   /** Registers a user (for `users.info`). */
-  addUser(u: { id: string; teamId: string; name?: string; email?: string; isBot?: boolean }): void {
+  addUser(u: {
+    id: string;
+    teamId: string;
+    name?: string;
+    email?: string;
+    isBot?: boolean;
+    /** IANA zone, as `users.info` `tz` (Slack's default for a user without one is America/Los_Angeles). */
+    tz?: string;
+    isAdmin?: boolean;
+    isOwner?: boolean;
+  }): void {
     this.users.set(`${u.teamId}:${u.id}`, { name: u.id.toLowerCase(), ...u });
   }
 
@@ -462,7 +475,11 @@ export class FakeSlack {
             name: u.name,
             real_name: u.name,
             is_bot: u.isBot ?? false,
+            is_admin: u.isAdmin ?? false,
+            is_owner: u.isOwner ?? false,
+            is_primary_owner: false,
             deleted: false,
+            ...(u.tz ? { tz: u.tz, tz_label: u.tz, tz_offset: 0 } : {}),
             profile: { real_name: u.name, display_name: u.name, ...(u.email ? { email: u.email } : {}) },
           },
         };
