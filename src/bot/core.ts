@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ChatAction, ChatMessage } from "../core/ports.ts";
+import type { AiService } from "../ai/service.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/index.ts";
 import type { Memory } from "../memory/memory.ts";
@@ -47,6 +48,8 @@ export interface BotDeps {
   orgDomains?: (tenantId: string) => Promise<string[]>;
   /** Overrides the answer confidence threshold (default: ATOM_ANSWER_MIN_SCORE or the calibrated one). */
   minConfidence?: number;
+  /** Generated answers, intents and usage with the workspace's own AI key (src/ai/). */
+  ai?: AiService;
 }
 
 /** Earlier user turns of a thread that are taken into account. */
@@ -120,7 +123,11 @@ export function createBot(deps: BotDeps): Bot {
     return { intent: { ...intent, query: f.text || intent.query }, sources: selected, since: f.since };
   }
 
-  async function route(msg: ChatMessage, requested?: string[]): Promise<Reply> {
+  async function route(
+    msg: ChatMessage,
+    requested?: string[],
+    stream?: HandleOptions["stream"],
+  ): Promise<Reply> {
     const classified = classify(msg.text, commands);
     const { intent, sources, since } = await withFilters(msg, classified, requested);
     const orgDomains = deps.orgDomains ? await deps.orgDomains(msg.tenantId) : [];
@@ -137,6 +144,8 @@ export function createBot(deps: BotDeps): Bot {
       minConfidence,
       sources,
       since,
+      ai: deps.ai,
+      stream,
     };
     const command = commands.find((c) => c.kind === intent.kind);
     if (command) return command.handle(ctx);
@@ -231,7 +240,7 @@ export function createBot(deps: BotDeps): Bot {
         reply =
           !audio && text.trim() === "" && msg.files.length > 0 && !msg.files.some((f) => f.isVoiceNote)
             ? filesReply(SUPPORTED_AUDIO_FORMATS)
-            : await route(message, opts.sources);
+            : await route(message, opts.sources, opts.stream);
         if (prefix) {
           reply = {
             ...reply,
