@@ -1,0 +1,73 @@
+/**
+ * What the fake chat models (OpenAI Chat Completions, Anthropic Messages) answer, shared by both.
+ * A scripted reply ({@link FakeChatReply}) or, by default, a deterministic "model" that reads the
+ * numbered `<source n="…">` blocks Atom sends and answers with the source sentence sharing the most
+ * words with the question, cited `[n]` — or `NOT_FOUND` when no sentence shares a content word.
+ * This measures plumbing, not language understanding.
+ */
+
+/** One request a fake chat model received. */
+export interface FakeChatCall {
+  provider: "openai" | "anthropic";
+  path: string;
+  /** `Authorization` (OpenAI) or `x-api-key` (Anthropic) as sent. */
+  credential?: string;
+  model?: string;
+  stream: boolean;
+  system: string;
+  /** Every message's text, in order. */
+  messages: { role: string; content: string }[];
+  status: number;
+}
+
+/** A scripted answer: text (streamed in pieces), or a failure, or a delay before answering. */
+export interface FakeChatReply {
+  text?: string;
+  /** Answer with this HTTP status and the provider's error body. */
+  status?: number;
+  /** `retry-after` header (seconds) with a 429. */
+  retryAfter?: string;
+  /** Wait this long before answering (a timeout test). */
+  delayMs?: number;
+}
+
+/** Decides a reply from the request (scripted replies are tried first). */
+export type FakeResponder = (call: FakeChatCall) => FakeChatReply;
+
+const STOP = new Set(
+  "a an and are as at be by for from how i in is it of on or that the this to was what when where which who why with you your do does can much many we our".split(
+    " ",
+  ),
+);
+const words = (s: string) =>
+  (s.toLowerCase().match(/[a-z0-9$,.]+/g) ?? [])
+    .map((w) => w.replace(/[.,]+$/, ""))
+    .filter((w) => w && !STOP.has(w));
+
+/** The default responder (see the module comment). */
+export function extractiveModel(call: FakeChatCall): FakeChatReply {
+  const last = call.messages.at(-1)?.content ?? "";
+  const question = /Question:\s*([\s\S]*)$/.exec(last)?.[1]?.trim() ?? last;
+  const q = new Set(words(question));
+  let best: { n: string; sentence: string; score: number } | undefined;
+  for (const m of last.matchAll(/<source n="(\d+)"[^>]*>([\s\S]*?)<\/source>/g)) {
+    const n = m[1]!;
+    for (const sentence of m[2]!.split(/(?<=[.!?])\s+|\n+/)) {
+      const s = sentence.replace(/^#+\s.*$/, "").trim();
+      if (s.length < 12) continue;
+      const score =
+        words(s).filter((w) => q.has(w)).length +
+        (/\$\d/.test(s) && /how much|budget|cost/i.test(question) ? 0.5 : 0);
+      if (!best || score > best.score) best = { n, sentence: s, score };
+    }
+  }
+  if (!best || best.score < 1) return { text: "NOT_FOUND" };
+  return { text: `${best.sentence.replace(/\s+/g, " ")} [${best.n}]` };
+}
+
+/** Splits text into stream pieces of a few characters (as models stream tokens). */
+export function pieces(text: string, size = 12): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out.length > 0 ? out : [""];
+}
