@@ -21,6 +21,7 @@ import { openMemory, type Memory } from "./memory/memory.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
 import { type AdminWeb, createAdminWeb, registerSettingsCommand } from "./server/admin-session.ts";
+import { mountSettings } from "./server/settings-page.tsx";
 import { loadMasterKey } from "./security/crypto.ts";
 import { type Ai, createAi } from "./ai/index.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
@@ -137,6 +138,7 @@ export async function createAtom(
   const routes: RouteMounter[] = [];
   const admin = createAdminWeb({ db, masterKey: getMasterKey, publicUrl: config.publicUrl });
   registerSettingsCommand(bot, admin);
+  routes.push((app) => mountSettings(app, { admin, ai }));
   // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.
   const shares = createShares({ db, messengers, logger });
   bot.registerActionHandler(shares.handler);

@@ -52,11 +52,21 @@ export function extractiveModel(call: FakeChatCall): FakeChatReply {
   let best: { n: string; sentence: string; score: number } | undefined;
   for (const m of last.matchAll(/<source n="(\d+)"[^>]*>([\s\S]*?)<\/source>/g)) {
     const n = m[1]!;
+    let heading = "";
     for (const sentence of m[2]!.split(/(?<=[.!?])\s+|\n+/)) {
-      const s = sentence.replace(/^#+\s.*$/, "").trim();
+      const h = /^#+\s+(.*)$/.exec(sentence.trim());
+      if (h) {
+        heading = h[1]!;
+        continue;
+      }
+      const s = sentence.trim();
       if (s.length < 12) continue;
+      // Words of the sentence count fully, words only in its heading half.
+      const own = words(s);
+      const under = words(heading).filter((w) => q.has(w) && !own.includes(w)).length / 2;
       const score =
-        words(s).filter((w) => q.has(w)).length +
+        own.filter((w) => q.has(w)).length +
+        under +
         (/\$\d/.test(s) && /how much|budget|cost/i.test(question) ? 0.5 : 0);
       if (!best || score > best.score) best = { n, sentence: s, score };
     }
