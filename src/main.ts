@@ -24,6 +24,7 @@ import { type AdminWeb, createAdminWeb, registerSettingsCommand } from "./server
 import { mountSettings } from "./server/settings-page.tsx";
 import { loadMasterKey } from "./security/crypto.ts";
 import { type Ai, createAi } from "./ai/index.ts";
+import { registerAiStatus } from "./ai/status.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
 import { createWorkflows, type Workflows } from "./workflows/index.ts";
 
@@ -138,6 +139,7 @@ export async function createAtom(
   const routes: RouteMounter[] = [];
   const admin = createAdminWeb({ db, masterKey: getMasterKey, publicUrl: config.publicUrl });
   registerSettingsCommand(bot, admin);
+  registerAiStatus(bot, ai, config);
   routes.push((app) => mountSettings(app, { admin, ai }));
   // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.
   const shares = createShares({ db, messengers, logger });

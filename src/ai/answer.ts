@@ -21,7 +21,7 @@ export interface NumberedSource {
 /**
  * Numbers the documents of a search for the model: at most {@link MAX_SOURCES}, each document once
  * (whatever passages of it were found), with its best passages — those search returned, and for a
- * document read whole the passages around them — in reading order, cut at a few thousand characters.
+ * document read whole the passages next to them — in reading order, within a few thousand characters.
  */
 export function numberSources(hits: SearchHit[]): NumberedSource[] {
   const top = hits[0];
@@ -30,22 +30,40 @@ export function numberSources(hits: SearchHit[]): NumberedSource[] {
     .filter((h) => h.score >= top.score * MIN_RELATIVE_SCORE)
     .slice(0, MAX_SOURCES)
     .map((hit, i) => {
-      const chosen = new Map<number, { headings: string[]; text: string }>();
-      chosen.set(hit.best.chunkIndex, hit.best);
-      for (const p of hit.passages) chosen.set(p.chunkIndex, p);
-      const parts = [...chosen.entries()].sort((a, b) => a[0] - b[0]).map(([, p]) => p);
-      let text = "";
-      for (const p of parts) {
-        const head = p.headings.length > 0 ? `## ${p.headings.join(" > ")}\n` : "";
-        const piece = `${head}${p.text.trim()}\n\n`;
-        if (text.length + piece.length > MAX_SOURCE_CHARS) {
-          if (text === "") text = piece.slice(0, MAX_SOURCE_CHARS);
-          break;
+      // The passages search found, then (for a document read whole) their neighbours — a fact often
+      // sits in the section just before or after the passage that matched — within the budget.
+      const found = [hit.best, ...hit.passages];
+      const byIndex = new Map((hit.document ?? []).map((p) => [p.chunkIndex, p]));
+      // Each found passage with the one before and after it, best passage first.
+      const wanted: { chunkIndex: number; headings: string[]; text: string }[] = [];
+      for (const p of found) {
+        wanted.push(p);
+        for (const k of [p.chunkIndex - 1, p.chunkIndex + 1]) {
+          const near = byIndex.get(k);
+          if (near) wanted.push(near);
         }
-        text += piece;
       }
+      const chosen = new Map<number, { headings: string[]; text: string }>();
+      let size = 0;
+      for (const p of wanted) {
+        if (chosen.has(p.chunkIndex)) continue;
+        const piece = pieceOf(p);
+        if (size + piece.length > MAX_SOURCE_CHARS && chosen.size > 0) continue;
+        chosen.set(p.chunkIndex, p);
+        size += piece.length;
+      }
+      const text = [...chosen.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([, p]) => pieceOf(p))
+        .join("")
+        .slice(0, MAX_SOURCE_CHARS);
       return { n: i + 1, hit, text: text.trim() };
     });
+}
+
+function pieceOf(p: { headings: string[]; text: string }): string {
+  const head = p.headings.length > 0 ? `## ${p.headings.join(" > ")}\n` : "";
+  return `${head}${p.text.trim()}\n\n`;
 }
 
 /**

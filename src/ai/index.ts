@@ -10,6 +10,9 @@ import { KeyVault } from "./vault.ts";
 export { AiService } from "./service.ts";
 export { KeyVault } from "./vault.ts";
 
+/** Providers whose usage `status` lists. */
+export const AI_PROVIDERS_FOR_STATUS: readonly string[] = ["openai", "anthropic", "deepgram"];
+
 /** The AI feature of a process: the key vault and the service that uses it. */
 export interface Ai {
   vault: KeyVault;

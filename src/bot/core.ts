@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ChatAction, ChatMessage } from "../core/ports.ts";
+import { classifyWithModel } from "../ai/intents.ts";
 import type { AiService } from "../ai/service.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/index.ts";
@@ -17,6 +18,7 @@ import { smallTalkReply } from "./handlers/smalltalk.ts";
 import { statusReply } from "./handlers/status.ts";
 import { parseFilters } from "./filters.ts";
 import { classify } from "./intents.ts";
+import { hasPastedKey } from "../security/pasted-keys.ts";
 import { makeReply, type Reply } from "./reply.ts";
 import type {
   ActionHandlerSpec,
@@ -63,6 +65,19 @@ const MAX_TEXT = 8000;
  */
 function cleanText(text: string): string {
   return text.replace(/\u0000/g, "").slice(0, MAX_TEXT);
+}
+
+/** The warning for a message that holds an API key (shown only to its author). */
+function pastedKeyReply(): Reply {
+  return makeReply({
+    intent: "pasted_key",
+    text:
+      "That message looks like it contains an API key. I did not store or use it — but it is now in this chat's history, " +
+      "so please revoke it at your provider, delete the message, and create a new one. Keys belong on Atom's settings " +
+      "page: a workspace admin types “settings” to get a private link.",
+    visibility: "ephemeral",
+    found: false,
+  });
 }
 
 /**
@@ -128,7 +143,18 @@ export function createBot(deps: BotDeps): Bot {
     requested?: string[],
     stream?: HandleOptions["stream"],
   ): Promise<Reply> {
-    const classified = classify(msg.text, commands);
+    let classified = classify(msg.text, commands);
+    // With a key, a message the rules only guessed at is classified by the model (rules stay the fallback).
+    if (deps.ai) {
+      const byModel = await classifyWithModel(
+        deps.ai,
+        msg.tenantId,
+        `${msg.platform}:${msg.userId}`,
+        msg.text,
+        classified,
+      );
+      if (byModel) classified = byModel;
+    }
     const { intent, sources, since } = await withFilters(msg, classified, requested);
     const orgDomains = deps.orgDomains ? await deps.orgDomains(msg.tenantId) : [];
     const ctx: HandlerContext = {
@@ -199,6 +225,8 @@ export function createBot(deps: BotDeps): Bot {
 
   return {
     async handle(msg: ChatMessage, opts: HandleOptions = {}): Promise<Reply> {
+      // A pasted API key: warn, store nothing (no thread turn, no answer row), log no text.
+      if (hasPastedKey(msg.text)) return pastedKeyReply();
       let text = cleanText(msg.text);
       let reply: Reply;
       let prefix: Reply | undefined;

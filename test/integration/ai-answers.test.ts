@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createAi } from "../../src/ai/index.ts";
+import { registerAiStatus } from "../../src/ai/status.ts";
 import { createBot } from "../../src/bot/core.ts";
 import type { Reply } from "../../src/bot/reply.ts";
 import type { Bot } from "../../src/bot/types.ts";
@@ -40,6 +41,7 @@ describe("generated answers with a key (real SDKs → loopback fakes)", () => {
   let bot: Bot;
   let ai: ReturnType<typeof createAi>;
   const sent: { target: ConversationTarget; reply: Reply }[] = [];
+  const masterKey = crypto.randomBytes(32);
 
   beforeAll(async () => {
     t = await openTestMemory();
@@ -82,7 +84,6 @@ describe("generated answers with a key (real SDKs → loopback fakes)", () => {
         },
       ],
     ]);
-    const masterKey = crypto.randomBytes(32);
     ai = createAi({
       config,
       db: t.db,
@@ -240,5 +241,56 @@ describe("generated answers with a key (real SDKs → loopback fakes)", () => {
     expect(anthropic.chats[0]).toMatchObject({ model: "claude-haiku-4-5", stream: true });
     expect(reply.text).toMatch(/\$2,000.*\[1\]/);
     await ai.vault.store.putSettings(TENANT, { answerProvider: null, answerModel: null }, "x");
+  });
+
+  it("monthly token cap: extractive answers with the reason; status shows the model, usage and cap", async () => {
+    const capped = loadConfig({
+      ATOM_DATA_DIR: t.dir,
+      OPENAI_API_KEY: openai.apiKey,
+      OPENAI_BASE_URL: openai.url,
+      ATOM_MONTHLY_TOKEN_CAP: "1",
+    });
+    const ai2 = createAi({
+      config: capped,
+      db: t.db,
+      logger: createLogger("silent"),
+      masterKey: () => masterKey,
+    });
+    const bot2 = createBot({
+      db: t.db,
+      memory: t.memory,
+      logger: createLogger("silent"),
+      config: capped,
+      ai: ai2.service,
+    });
+    registerAiStatus(bot2, ai2, capped);
+    const before = openai.chats.length;
+    const reply = await bot2.handle(msg("how much is the home office budget?"));
+    expect(openai.chats.length).toBe(before);
+    expect(reply.text).toContain("From your documents:");
+    expect(reply.text).toContain("monthly AI allowance");
+    const status = await bot2.handle(msg("status"));
+    expect(status.text).toMatch(/AI answers: OpenAI gpt-4\.1-mini with the workspace key …5678/);
+    expect(status.text).toMatch(/AI usage this month, openai: \d+ calls, \d+ tokens/);
+    expect(status.text).toMatch(/AI monthly token cap: \d+ of 1 used — reached/);
+    expect(status.text).not.toContain("sk-right-workspace-key-5678");
+  });
+
+  it("a message the rules only guess at is classified by the model; invalid output keeps the rules' intent", async () => {
+    openai.replyNext({ text: '{"intent":"search","query":"trains"}' });
+    const r = await bot.handle(msg("anything about trains"));
+    expect(openai.chats[0]!.system).toContain("You classify one chat message");
+    expect(r.intent).toBe("search");
+    expect(r.text).toContain("Travel");
+
+    openai.reset();
+    openai.replyNext({ text: '{"intent":"delete_everything","query":"x"}' });
+    const kept = await bot.handle(msg("the home office budget amount please"));
+    expect(kept.intent).toBe("ask");
+    expect(openai.chats).toHaveLength(2);
+
+    openai.reset();
+    await bot.handle(msg("what is the parking policy?"));
+    expect(openai.chats.every((c) => !c.system.includes("You classify"))).toBe(true);
   });
 });

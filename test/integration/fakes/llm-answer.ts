@@ -2,7 +2,7 @@
  * What the fake chat models (OpenAI Chat Completions, Anthropic Messages) answer, shared by both.
  * A scripted reply ({@link FakeChatReply}) or, by default, a deterministic "model" that reads the
  * numbered `<source n="…">` blocks Atom sends and answers with the source sentence sharing the most
- * words with the question, cited `[n]` — or `NOT_FOUND` when no sentence shares a content word.
+ * words with the question (an amount when it asks "how much"), cited `[n]` — or `NOT_FOUND` when no sentence shares a content word.
  * This measures plumbing, not language understanding.
  */
 
@@ -50,6 +50,7 @@ export function extractiveModel(call: FakeChatCall): FakeChatReply {
   const question = /Question:\s*([\s\S]*)$/.exec(last)?.[1]?.trim() ?? last;
   const q = new Set(words(question));
   let best: { n: string; sentence: string; score: number } | undefined;
+  const scored: { n: string; sentence: string; score: number }[] = [];
   for (const m of last.matchAll(/<source n="(\d+)"[^>]*>([\s\S]*?)<\/source>/g)) {
     const n = m[1]!;
     let heading = "";
@@ -62,17 +63,35 @@ export function extractiveModel(call: FakeChatCall): FakeChatReply {
       const s = sentence.trim();
       if (s.length < 12) continue;
       // Words of the sentence count fully, words only in its heading half.
-      const own = words(s);
+      const own = [...new Set(words(s))];
       const under = words(heading).filter((w) => q.has(w) && !own.includes(w)).length / 2;
       const score =
         own.filter((w) => q.has(w)).length +
         under +
-        (/\$\d/.test(s) && /how much|budget|cost/i.test(question) ? 0.5 : 0);
+        (/\$\d/.test(s) && /how much|budget|cost/i.test(question) ? 3 : 0);
+      scored.push({ n, sentence: s, score });
       if (!best || score > best.score) best = { n, sentence: s, score };
     }
   }
   if (!best || best.score < 1) return { text: "NOT_FOUND" };
-  return { text: `${best.sentence.replace(/\s+/g, " ")} [${best.n}]` };
+  // Like a careful model, cite every source that states the same amount.
+  const amount = /\$[\d,.]+\d/.exec(best.sentence)?.[0];
+  const cited = new Set([best.n]);
+  if (amount) {
+    for (const m of last.matchAll(/<source n="(\d+)"[^>]*>([\s\S]*?)<\/source>/g)) {
+      if (m[2]!.includes(amount)) cited.add(m[1]!);
+    }
+  }
+  const refs = [...cited]
+    .sort((a, b) => Number(a) - Number(b))
+    .map((n) => `[${n}]`)
+    .join("");
+  const lead = `${best.sentence.replace(/\s+/g, " ")} ${refs}`;
+  // A second sentence from another source when one is nearly as relevant (models often add one).
+  const second = scored
+    .filter((x) => !cited.has(x.n) && x.score >= Math.max(2, best!.score - 1))
+    .sort((a, b) => b.score - a.score)[0];
+  return { text: second ? `${lead} ${second.sentence.replace(/\s+/g, " ")} [${second.n}]` : lead };
 }
 
 /** Splits text into stream pieces of a few characters (as models stream tokens). */
