@@ -24,7 +24,10 @@ export async function askReply(ctx: HandlerContext): Promise<Reply> {
       readDocuments: READ_DOCUMENTS,
       since: ctx.since,
     });
-  if (ctx.ai && ctx.stream?.status) await ctx.stream.status("searching…").catch(() => {});
+  // "searching…" in Slack while Atom works, when a model will answer.
+  if (ctx.ai && ctx.stream?.status && (await ctx.ai.answerModel(ctx.msg.tenantId))) {
+    await ctx.stream.status("searching…").catch(() => {});
+  }
   let result = await search(question);
   let answer = extractiveAnswer(result, ctx.minConfidence, question);
   const previous = ctx.history.at(-1);
