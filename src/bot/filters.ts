@@ -15,6 +15,8 @@ export const SOURCE_FILTERS: Record<string, string[]> = {
   folders: ["folder"],
   local: ["folder"],
   notes: ["notes"],
+  onedrive: ["onedrive"],
+  sharepoint: ["onedrive"],
 };
 
 /** A question with its filters taken out. */

@@ -1,3 +1,4 @@
+import { SOURCE_FILTERS } from "../bot/filters.ts";
 /**
  * The smaller repositories of workflows: plans waiting for Confirm ({@link DraftStore}) and what
  * runs read ({@link RunInputs}: documents new or changed in memory, questions asked in a channel,
@@ -116,12 +117,22 @@ export class RunInputs {
     }));
   }
 
-  /** Source ids of a tenant whose id or kind contains `hint` ("drive" → `gdrive:…`). */
+  /**
+   * Source ids of a tenant selected by a source word of a workflow ("drive" → the tenant's
+   * Google Drive sources only, "onedrive" → OneDrive, "notes" → notes), with the same names as
+   * the `in:` search filters ({@link SOURCE_FILTERS}); another word matches source ids containing it.
+   */
   async sourcesLike(tenantId: string, hint: string): Promise<string[]> {
-    const r = await this.db.query<{ source_id: string }>(
-      `SELECT source_id FROM sources WHERE tenant_id = $1 AND (kind ILIKE '%' || $2 || '%' OR source_id ILIKE '%' || $2 || '%')`,
-      [tenantId, hint],
-    );
+    const kinds = SOURCE_FILTERS[hint.toLowerCase()];
+    const r = kinds
+      ? await this.db.query<{ source_id: string }>(
+          "SELECT source_id FROM sources WHERE tenant_id = $1 AND kind = ANY($2::text[])",
+          [tenantId, kinds],
+        )
+      : await this.db.query<{ source_id: string }>(
+          `SELECT source_id FROM sources WHERE tenant_id = $1 AND source_id ILIKE '%' || $2 || '%'`,
+          [tenantId, hint],
+        );
     return r.rows.map((x) => x.source_id);
   }
 }
