@@ -17,9 +17,15 @@ import { silentLogger } from "../src/observability/logger.ts";
 import { startFakeOpenAi } from "../test/integration/fakes/openai.ts";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { docs: { type: "string" } } });
-if (!values.docs || positionals.length === 0) throw new Error("usage: bench/generated.ts <qa.jsonl>... --docs <dir>");
+if (!values.docs || positionals.length === 0)
+  throw new Error("usage: bench/generated.ts <qa.jsonl>... --docs <dir>");
 const fake = await startFakeOpenAi();
-const config = loadConfig({ ...process.env, LOG_LEVEL: "silent", OPENAI_API_KEY: "", OPENAI_BASE_URL: fake.url });
+const config = loadConfig({
+  ...process.env,
+  LOG_LEVEL: "silent",
+  OPENAI_API_KEY: "",
+  OPENAI_BASE_URL: fake.url,
+});
 const atom = await createAtom(config, { logger: silentLogger, adapters: false });
 try {
   const io = { stdout: process.stdout, stderr: process.stderr };
@@ -29,7 +35,12 @@ try {
   const row = (name: string, s: Awaited<ReturnType<typeof runEval>>["scores"]) =>
     `| ${name} | ${s.n} | ${s.hit_at_1.toFixed(3)} | ${s.hit_at_5.toFixed(3)} | ${s.mrr.toFixed(3)} | ${s.fact_in_answer.toFixed(3)} | ${s.no_answer_accuracy.toFixed(3)} |`;
   const extractive = await runEval(atom.bot, questions, opts);
-  await atom.ai.vault.set({ tenantId: "default", provider: "openai", apiKey: fake.apiKey, setBy: "console:bench" });
+  await atom.ai.vault.set({
+    tenantId: "default",
+    provider: "openai",
+    apiKey: fake.apiKey,
+    setBy: "console:bench",
+  });
   const t0 = performance.now();
   const generated = await runEval(atom.bot, questions, opts);
   const ms = (performance.now() - t0) / questions.length;
