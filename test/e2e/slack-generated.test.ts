@@ -42,7 +42,7 @@ describe.skipIf(!haveCorpus)("atom serve + fake Slack + fake OpenAI: generated, 
       // (With OPENAI_API_KEY in the environment search becomes hybrid over the fake's hash
       // embeddings, which rank spending-company-money.md below the five documents sent.)
       OPENAI_BASE_URL: openai.url,
-      ATOM_AI_TIMEOUT_SECONDS: "3",
+      ATOM_AI_TIMEOUT_SECONDS: "8",
     });
     const sink = new Writable({
       write(chunk, _enc, done) {
@@ -137,7 +137,7 @@ describe.skipIf(!haveCorpus)("atom serve + fake Slack + fake OpenAI: generated, 
   it("a model that times out: the extractive answer with a short note", async () => {
     fake.reset();
     openai.reset();
-    openai.replyNext({ delayMs: 5000, text: "too late [1]" }, { delayMs: 5000, text: "too late [1]" });
+    openai.replyNext({ delayMs: 10_000, text: "too late [1]" }, { delayMs: 10_000, text: "too late [1]" });
     const channel = "CGEN0003";
     await ask("how much is the home office budget?", channel);
     const posts = fake.callsOf("chat.postMessage");

@@ -69,7 +69,7 @@ describe("generated answers with a key (real SDKs → loopback fakes)", () => {
       OPENAI_API_KEY: openai.apiKey,
       OPENAI_BASE_URL: openai.url,
       ANTHROPIC_BASE_URL: anthropic.url,
-      ATOM_AI_TIMEOUT_SECONDS: "2",
+      ATOM_AI_TIMEOUT_SECONDS: "5",
       SLACK_BOT_TOKEN: ADMIN_KEY,
     });
     const messengers = new Map<Platform, Messenger>([
@@ -147,7 +147,7 @@ describe("generated answers with a key (real SDKs → loopback fakes)", () => {
   });
 
   it("falls back to the extractive answer with a short note on timeout, 429 and 500; retries a 429 once", async () => {
-    openai.replyNext({ delayMs: 3500, text: "late [1]" });
+    openai.replyNext({ delayMs: 7000, text: "late [1]" });
     const slow = await bot.handle(msg("how much is the home office budget?"));
     expect(slow.text).toContain("From your documents:");
     expect(slow.text).toContain("took too long");
