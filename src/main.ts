@@ -23,7 +23,7 @@ import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.
 import { type AdminWeb, createAdminWeb, registerSettingsCommand } from "./server/admin-session.ts";
 import { mountSettings } from "./server/settings-page.tsx";
 import { loadMasterKey } from "./security/crypto.ts";
-import { type Ai, createAi } from "./ai/index.ts";
+import { type Ai, createAi, voiceKeySource } from "./ai/index.ts";
 import { registerAiStatus } from "./ai/status.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
 import { createWorkflows, type Workflows } from "./workflows/index.ts";
@@ -103,7 +103,6 @@ export async function createAtom(
     );
   }
   const jobs = new JobWorker(new JobStore(db), { logger: logger.child({ component: "jobs" }) });
-  const voice = createVoiceNotes({ config, db, logger });
   const orgDomains = new OrgDomains(db, parseOrgDomains(config.env.ATOM_ORG_DOMAINS));
   // The master key is loaded on first use (an Atom that never stores a secret never needs it).
   let masterKey: Buffer | undefined;
@@ -115,6 +114,8 @@ export async function createAtom(
     }));
   const messengers = new Map<Platform, Messenger>();
   const ai = createAi({ config, db, logger, masterKey: getMasterKey, messengers });
+  // Voice notes take the workspace's (or person's) Deepgram key from the vault, else DEEPGRAM_API_KEY.
+  const voice = createVoiceNotes({ config, db, logger, keys: voiceKeySource(ai) });
   const bot = createBot({
     db,
     memory,

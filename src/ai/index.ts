@@ -9,6 +9,7 @@ import { KeyVault } from "./vault.ts";
 
 export { AiService } from "./service.ts";
 export { KeyVault } from "./vault.ts";
+export { voiceKeySource } from "./voice-keys.ts";
 
 /** Providers whose usage `status` lists. */
 export const AI_PROVIDERS_FOR_STATUS: readonly string[] = ["openai", "anthropic", "deepgram"];

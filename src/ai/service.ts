@@ -206,7 +206,12 @@ export class AiService {
     return Boolean(row?.invalidAt);
   }
 
-  private async keyRefused(tenantId: string, key: ResolvedKey): Promise<void> {
+  /**
+   * A provider refused `key` (401/403): an environment key is logged once per process; a stored
+   * key is marked invalid (not tried again until replaced) and the person who set it is told by
+   * direct message, once. Never throws on a failed message.
+   */
+  async keyRefused(tenantId: string, key: ResolvedKey): Promise<void> {
     if (key.scope === "env") {
       if (!this.envKeyRefusedLogged.has(key.provider)) {
         this.envKeyRefusedLogged.add(key.provider);
@@ -228,7 +233,11 @@ export class AiService {
     const userId = rest.join(":");
     const messenger = this.deps.messengers?.get(platform as Platform);
     if (!messenger || !userId) return;
-    const text = `The ${label(key.provider)} key ending in …${key.last4} was refused by the provider, so I'm answering by quoting documents. Replace it on the settings page (type “settings” to get a link).`;
+    const fallback =
+      key.provider === "deepgram"
+        ? "so voice notes are transcribed with the server's key if there is one, or not at all"
+        : "so I'm answering by quoting documents";
+    const text = `The ${label(key.provider)} key ending in …${key.last4} was refused by the provider, ${fallback}. Replace it on the settings page (type “settings” to get a link).`;
     await messenger
       .send(
         { platform: platform as Platform, tenantId, userId },

@@ -190,9 +190,14 @@ export class KeyVault {
   /**
    * The key for a call: the person's own (`user`, as `<platform>:<user id>`), else the
    * workspace's, else the environment's; undefined when none. A stored key that cannot be opened
-   * (master key lost) is skipped.
+   * (master key lost) is skipped, and so is one the provider refused when `opts.skipRefused`.
    */
-  async resolve(tenantId: string, provider: AiProvider, user?: string): Promise<ResolvedKey | undefined> {
+  async resolve(
+    tenantId: string,
+    provider: AiProvider,
+    user?: string,
+    opts: { skipRefused?: boolean } = {},
+  ): Promise<ResolvedKey | undefined> {
     const rows = (await this.deps.store.list(tenantId)).filter((r) => r.provider === provider);
     const workspace = rows.find((r) => r.owner === "");
     const personal = user ? rows.find((r) => r.owner === user) : undefined;
@@ -201,6 +206,7 @@ export class KeyVault {
       [workspace, "workspace"],
     ] as const) {
       if (!row?.keySealed) continue;
+      if (opts.skipRefused && row.invalidAt) continue;
       const apiKey = this.openRow(row);
       if (!apiKey) continue;
       return {

@@ -236,6 +236,7 @@ export function createBot(deps: BotDeps): Bot {
           const result = await deps.voice.transcribe(audio, {
             tenantId: msg.tenantId,
             speaker: msg.userEmail ?? msg.userId,
+            user: `${msg.platform}:${msg.userId}`,
           });
           if (!result.ok) {
             return makeReply({
