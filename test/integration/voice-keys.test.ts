@@ -10,7 +10,12 @@ import { loadConfig } from "../../src/config.ts";
 import type { ChatFile, Messenger, Platform } from "../../src/core/ports.ts";
 import { type Db, migrate, openPglite } from "../../src/db/index.ts";
 import { REDACT_PATHS } from "../../src/observability/logger.ts";
-import { createVoiceNotes, VOICE_MESSAGES, type VoiceResult } from "../../src/voice/index.ts";
+import {
+  createVoiceNotes,
+  DeepgramClientCache,
+  VOICE_MESSAGES,
+  type VoiceResult,
+} from "../../src/voice/index.ts";
 import {
   corpusAudioAvailable,
   type FakeDeepgram,
@@ -229,6 +234,21 @@ describe.runIf(haveCorpus)(
       expect(sent).toHaveLength(1);
       expect(await s.ai.vault.store.usage("T4")).toEqual([]);
       expect(log.lines.join("")).not.toContain(STORED_WRONG_KEY);
+    });
+
+    it("one Deepgram client per key and base URL, bounded (least recently used dropped)", async () => {
+      const cache = new DeepgramClientCache({ max: 2 });
+      const a = cache.get({ apiKey: WORKSPACE_KEY, baseUrl: fake.url });
+      expect(cache.get({ apiKey: WORKSPACE_KEY, baseUrl: fake.url })).toBe(a);
+      expect(cache.get({ apiKey: WORKSPACE_KEY, baseUrl: `${fake.url}/proxy` })).not.toBe(a);
+      cache.get({ apiKey: STORED_WRONG_KEY });
+      expect(cache.size).toBe(2);
+      // The cached client really transcribes with its key.
+      const t = await cache
+        .get({ apiKey: WORKSPACE_KEY, baseUrl: fake.url })
+        .transcribe(readCorpusClip("jfk.wav"), { contentType: "audio/wav" });
+      expect(t.durationSeconds).toBe(11);
+      expect(fake.calls.map((c) => c.authorization)).toEqual([`Token ${WORKSPACE_KEY}`]);
     });
   },
 );
