@@ -25,6 +25,8 @@ Commands:
   sync [--json]                  sync every connection (Google Drive) now
   transcribe <audio file> [--json] [--language <code>]
                                  transcribe a voice note (needs DEEPGRAM_API_KEY)
+  keys rotate                    re-encrypt stored AI keys with ATOM_ENCRYPTION_KEY (the old key in
+                                 ATOM_ENCRYPTION_KEY_PREVIOUS)
 
 Settings come from the environment (see README): ATOM_DATA_DIR, DATABASE_URL, PORT, ATOM_DOCS_DIR, …`;
 
@@ -63,6 +65,8 @@ export async function run(
         return await transcribeCommand(rest, io);
       case "sync":
         return await syncCommand(rest, io);
+      case "keys":
+        return await keysCommand(rest, io);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -101,6 +105,24 @@ async function withAtom<T>(fn: (atom: Atom) => Promise<T>): Promise<T> {
   } finally {
     await atom.close();
   }
+}
+
+/** `atom keys rotate`: re-seals every stored AI key under the current master key. */
+async function keysCommand(args: string[], io: CliIo): Promise<number> {
+  if (args[0] !== "rotate" || args.length > 1) throw new UsageError("keys needs: rotate");
+  return withAtom(async (atom) => {
+    const r = await atom.ai.vault.rotate();
+    io.stdout.write(
+      `AI keys: ${r.resealed} re-encrypted, ${r.current} already current, ${r.unreadable} unreadable\n`,
+    );
+    if (r.unreadable > 0) {
+      io.stderr.write(
+        "atom: some keys could not be opened: set the old key in ATOM_ENCRYPTION_KEY_PREVIOUS\n",
+      );
+      return 1;
+    }
+    return 0;
+  });
 }
 
 async function ingestCommand(args: string[], io: CliIo): Promise<number> {

@@ -170,6 +170,16 @@ const schema = z.object({
   OPENAI_EMBEDDING_MODEL: z.preprocess(emptyToUndefined, z.string().default("text-embedding-3-small")),
   ANTHROPIC_API_KEY: optionalString,
   ANTHROPIC_BASE_URL: optionalUrl,
+
+  // --- bring your own AI keys (#12): see src/ai/ and README "AI keys" ---
+  /** Earlier master keys (comma-separated) that still open values sealed before a rotation. */
+  ATOM_ENCRYPTION_KEY_PREVIOUS: optionalString,
+  /** Answer model when a workspace chose none (default per provider, see src/ai/models.ts). */
+  ATOM_ANSWER_MODEL: optionalString,
+  /** Tokens per workspace per calendar month (UTC) after which answers are extractive; none by default. */
+  ATOM_MONTHLY_TOKEN_CAP: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).optional()),
+  /** How long a generated answer may take before the extractive answer is given, seconds. */
+  ATOM_AI_TIMEOUT_SECONDS: int(30, 1, 600),
 });
 
 type Env = z.infer<typeof schema>;

@@ -20,6 +20,11 @@ import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
+import { type AdminWeb, createAdminWeb, registerSettingsCommand } from "./server/admin-session.ts";
+import { mountSettings } from "./server/settings-page.tsx";
+import { loadMasterKey } from "./security/crypto.ts";
+import { type Ai, createAi, voiceKeySource } from "./ai/index.ts";
+import { registerAiStatus } from "./ai/status.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
 import { createWorkflows, type Workflows } from "./workflows/index.ts";
 
@@ -49,6 +54,10 @@ export interface Atom {
   connections: ConnectionService;
   /** The tenants' own e-mail domains (public-channel rule). */
   orgDomains: OrgDomains;
+  /** Bring-your-own AI keys: the key vault and generated answers. */
+  ai: Ai;
+  /** The admin web session: `settings` links from chat, `requireAdmin`/`checkCsrf` for admin pages. */
+  admin: AdminWeb;
   /** Stops timers and closes the database and memory. */
   close(): Promise<void>;
 }
@@ -96,9 +105,28 @@ export async function createAtom(
     );
   }
   const jobs = new JobWorker(new JobStore(db), { logger: logger.child({ component: "jobs" }) });
-  const voice = createVoiceNotes({ config, db, logger });
   const orgDomains = new OrgDomains(db, parseOrgDomains(config.env.ATOM_ORG_DOMAINS));
-  const bot = createBot({ db, memory, logger, config, voice, orgDomains: (t) => orgDomains.forTenant(t) });
+  // The master key is loaded on first use (an Atom that never stores a secret never needs it).
+  let masterKey: Buffer | undefined;
+  const getMasterKey = () =>
+    (masterKey ??= loadMasterKey({
+      envKey: config.env.ATOM_ENCRYPTION_KEY,
+      dataDir: config.dataDir,
+      logger,
+    }));
+  const messengers = new Map<Platform, Messenger>();
+  const ai = createAi({ config, db, logger, masterKey: getMasterKey, messengers });
+  // Voice notes take the workspace's (or person's) Deepgram key from the vault, else DEEPGRAM_API_KEY.
+  const voice = createVoiceNotes({ config, db, logger, keys: voiceKeySource(ai) });
+  const bot = createBot({
+    db,
+    memory,
+    logger,
+    config,
+    voice,
+    orgDomains: (t) => orgDomains.forTenant(t),
+    ai: ai.service,
+  });
   const conversations = createConversations({
     bot,
     jobs,
@@ -112,7 +140,10 @@ export async function createAtom(
   });
 
   const routes: RouteMounter[] = [];
-  const messengers = new Map<Platform, Messenger>();
+  const admin = createAdminWeb({ db, masterKey: getMasterKey, publicUrl: config.publicUrl });
+  registerSettingsCommand(bot, admin);
+  registerAiStatus(bot, ai, config);
+  routes.push((app) => mountSettings(app, { admin, ai }));
   // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.
   const shares = createShares({ db, messengers, logger });
   bot.registerActionHandler(shares.handler);
@@ -204,6 +235,8 @@ export async function createAtom(
     workflows,
     connections,
     orgDomains,
+    admin,
+    ai,
     async close() {
       await workflows.stop();
       connections.stop();

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ChatAction, ChatMessage } from "../core/ports.ts";
+import { classifyWithModel } from "../ai/intents.ts";
+import type { AiService } from "../ai/service.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/index.ts";
 import type { Memory } from "../memory/memory.ts";
@@ -16,6 +18,7 @@ import { smallTalkReply } from "./handlers/smalltalk.ts";
 import { statusReply } from "./handlers/status.ts";
 import { parseFilters } from "./filters.ts";
 import { classify } from "./intents.ts";
+import { hasPastedKey } from "../security/pasted-keys.ts";
 import { makeReply, type Reply } from "./reply.ts";
 import type {
   ActionHandlerSpec,
@@ -47,6 +50,8 @@ export interface BotDeps {
   orgDomains?: (tenantId: string) => Promise<string[]>;
   /** Overrides the answer confidence threshold (default: ATOM_ANSWER_MIN_SCORE or the calibrated one). */
   minConfidence?: number;
+  /** Generated answers, intents and usage with the workspace's own AI key (src/ai/). */
+  ai?: AiService;
 }
 
 /** Earlier user turns of a thread that are taken into account. */
@@ -60,6 +65,19 @@ const MAX_TEXT = 8000;
  */
 function cleanText(text: string): string {
   return text.replace(/\u0000/g, "").slice(0, MAX_TEXT);
+}
+
+/** The warning for a message that holds an API key (shown only to its author). */
+function pastedKeyReply(): Reply {
+  return makeReply({
+    intent: "pasted_key",
+    text:
+      "That message looks like it contains an API key. I did not store or use it — but it is now in this chat's history, " +
+      "so please revoke it at your provider, delete the message, and create a new one. Keys belong on Atom's settings " +
+      "page: a workspace admin types “settings” to get a private link.",
+    visibility: "ephemeral",
+    found: false,
+  });
 }
 
 /**
@@ -120,8 +138,23 @@ export function createBot(deps: BotDeps): Bot {
     return { intent: { ...intent, query: f.text || intent.query }, sources: selected, since: f.since };
   }
 
-  async function route(msg: ChatMessage, requested?: string[]): Promise<Reply> {
-    const classified = classify(msg.text, commands);
+  async function route(
+    msg: ChatMessage,
+    requested?: string[],
+    stream?: HandleOptions["stream"],
+  ): Promise<Reply> {
+    let classified = classify(msg.text, commands);
+    // With a key, a message the rules only guessed at is classified by the model (rules stay the fallback).
+    if (deps.ai) {
+      const byModel = await classifyWithModel(
+        deps.ai,
+        msg.tenantId,
+        `${msg.platform}:${msg.userId}`,
+        msg.text,
+        classified,
+      );
+      if (byModel) classified = byModel;
+    }
     const { intent, sources, since } = await withFilters(msg, classified, requested);
     const orgDomains = deps.orgDomains ? await deps.orgDomains(msg.tenantId) : [];
     const ctx: HandlerContext = {
@@ -137,6 +170,8 @@ export function createBot(deps: BotDeps): Bot {
       minConfidence,
       sources,
       since,
+      ai: deps.ai,
+      stream,
     };
     const command = commands.find((c) => c.kind === intent.kind);
     if (command) return command.handle(ctx);
@@ -190,6 +225,8 @@ export function createBot(deps: BotDeps): Bot {
 
   return {
     async handle(msg: ChatMessage, opts: HandleOptions = {}): Promise<Reply> {
+      // A pasted API key: warn, store nothing (no thread turn, no answer row), log no text.
+      if (hasPastedKey(msg.text)) return pastedKeyReply();
       let text = cleanText(msg.text);
       let reply: Reply;
       let prefix: Reply | undefined;
@@ -199,6 +236,7 @@ export function createBot(deps: BotDeps): Bot {
           const result = await deps.voice.transcribe(audio, {
             tenantId: msg.tenantId,
             speaker: msg.userEmail ?? msg.userId,
+            user: `${msg.platform}:${msg.userId}`,
           });
           if (!result.ok) {
             return makeReply({
@@ -231,7 +269,7 @@ export function createBot(deps: BotDeps): Bot {
         reply =
           !audio && text.trim() === "" && msg.files.length > 0 && !msg.files.some((f) => f.isVoiceNote)
             ? filesReply(SUPPORTED_AUDIO_FORMATS)
-            : await route(message, opts.sources);
+            : await route(message, opts.sources, opts.stream);
         if (prefix) {
           reply = {
             ...reply,

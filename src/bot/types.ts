@@ -66,6 +66,8 @@ export interface HandleOptions {
   progress?: (reply: Reply) => Promise<void>;
   /** Answer only from these source ids (e.g. `atom ask --docs <dir>`: that folder and notes). */
   sources?: string[];
+  /** Where a generated answer streams while it is written (adapters that can stream). */
+  stream?: import("../core/ports.ts").ReplyStream;
 }
 
 /** The platform-neutral core every adapter talks to. */

@@ -11,7 +11,7 @@ import { type FeedSyncSummary, SourceUnavailableError } from "../memory/feed-syn
 import type { Memory } from "../memory/memory.ts";
 import type { Logger } from "../observability/logger.ts";
 import { ConnectLinks, type ConnectRequest } from "../security/connect-links.ts";
-import { createSealer, hmacHex, loadMasterKey, type Sealer } from "../security/crypto.ts";
+import { createSealer, hmacHex, loadMasterKey, parsePreviousKeys, type Sealer } from "../security/crypto.ts";
 import { InvalidGrantError, OAuthError } from "../security/google-oauth.ts";
 import { createOAuthStateStore, type OAuthStateStore } from "../security/oauth-state.ts";
 import type { OrgDomains } from "../security/org-domains.ts";
@@ -64,7 +64,7 @@ export class ConnectionService {
           logger: deps.logger,
         });
         this.secrets = {
-          sealer: createSealer(masterKey),
+          sealer: createSealer(masterKey, parsePreviousKeys(config.env.ATOM_ENCRYPTION_KEY_PREVIOUS)),
           links: new ConnectLinks(this.store, hmacHex(masterKey, "atom:connect-links")),
           states: createOAuthStateStore(db, { secret: hmacHex(masterKey, "atom:connect-oauth-state") }),
         };

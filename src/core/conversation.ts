@@ -16,8 +16,9 @@
 import type { Bot } from "../bot/types.ts";
 import type { Job } from "../db/jobs.ts";
 import type { Logger } from "../observability/logger.ts";
-import type { ChatAction, ChatMessage, Platform, Reply } from "./ports.ts";
+import type { ChatAction, ChatMessage, Platform, Reply, ReplyStream } from "./ports.ts";
 import { PermanentJobError, type JobWorker } from "./worker.ts";
+import { redactPastedKeysDeep } from "../security/pasted-keys.ts";
 
 /** The queue inbound deliveries wait in. */
 export const INBOUND_QUEUE = "inbound";
@@ -36,6 +37,14 @@ export interface InboundTurn<C = unknown> {
   message: ChatMessage;
   /** Adapter-private reply context, handed back to {@link ConversationAdapter.send}. */
   context: C;
+}
+
+/** A {@link ReplyStream} as the adapter gives it to the pipeline, which finishes it. */
+export interface AdapterReplyStream extends ReplyStream {
+  /** Whether a message was started (then the reply is delivered by {@link finish}, not `send`). */
+  readonly started: boolean;
+  /** Completes the streamed message with the final reply (sources, buttons), or replaces its text. */
+  finish(reply: Reply): Promise<void>;
 }
 
 /** A normalised button press plus the adapter's reply context. */
@@ -67,6 +76,11 @@ export interface ConversationAdapter<B = unknown, C = unknown> {
    * @returns a function that removes it.
    */
   working?(turn: InboundTurn<C>): Promise<() => Promise<void>>;
+  /**
+   * A stream for the turn's answer (Slack `chat.startStream`), or undefined when this turn cannot
+   * stream (a slash command, Teams). Used only if the answer is generated.
+   */
+  openStream?(turn: InboundTurn<C>): AdapterReplyStream | undefined;
   /** Turns a stored button press into an action, or `{ ignored }`. */
   toAction?(body: B): Promise<InboundAction<C> | { ignored: string }>;
   /** Tells the presser the result of a button press (privately where the platform allows). */
@@ -187,11 +201,13 @@ export function createConversations(deps: {
       if (stop) await stop().catch((err: unknown) => log.debug({ err }, "removing working signal failed"));
     };
     try {
-      const reply = await bot.handle(msg, { progress: (r) => adapter.send(turn, r) });
+      const stream = adapter.openStream?.(turn);
+      const reply = await bot.handle(msg, { progress: (r) => adapter.send(turn, r), stream });
       // The signal ends before the answer goes out, so it never shows after the answer
       // (e.g. a typing indicator posted while the answer was on its way).
       await endWorking();
-      await adapter.send(turn, reply);
+      if (stream?.started) await stream.finish(reply);
+      else await adapter.send(turn, reply);
     } finally {
       await endWorking();
     }
@@ -236,6 +252,9 @@ export function createConversations(deps: {
       adapters.set(adapter.platform, adapter as ConversationAdapter<unknown, unknown>);
     },
     async accept(envelope, identity) {
+      // A key pasted in chat is never stored, not even in the job row (security/pasted-keys.ts).
+      const { value: body } = redactPastedKeysDeep(envelope.body);
+      if (body !== envelope.body) envelope = { ...envelope, body };
       const out = await jobs.enqueue({
         queue: INBOUND_QUEUE,
         tenantId: `${envelope.platform}:${identity.workspace}`,

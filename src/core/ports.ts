@@ -77,6 +77,19 @@ export interface ChatMessage {
 }
 
 /**
+ * An answer shown while it is being written (Slack `chat.startStream` / `appendStream`). Adapters
+ * that can stream give one per inbound turn; the answer generator appends the model's text to it.
+ * The adapter finishes the message with the final reply (citations, buttons) — or replaces it
+ * when the final reply differs from what was streamed (an extractive fallback).
+ */
+export interface ReplyStream {
+  /** Shows a short status while Atom works, e.g. "searching…" (Slack `assistant.threads.setStatus`). */
+  status?(text: string): Promise<void>;
+  /** Appends text, starting the message on the first call. Never throws: a broken stream is finished later. */
+  append(text: string): Promise<void>;
+}
+
+/**
  * A button press on one of Atom's replies (feedback, share in channel, confirm a workflow…),
  * normalised by the adapter. `actionId`/`value` are the {@link ReplyAction} fields Atom rendered.
  */

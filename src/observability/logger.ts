@@ -49,8 +49,11 @@ export function scrubSecrets(text: string): string {
   return out;
 }
 
-/** Creates the process logger (JSON lines on stderr, secrets redacted). */
-export function createLogger(level = "info", name = "atom"): Logger {
+/**
+ * Creates the process logger (JSON lines on stderr, or on `destination` when given — tests capture
+ * every line to check that no secret is logged; secrets redacted).
+ */
+export function createLogger(level = "info", name = "atom", destination?: pino.DestinationStream): Logger {
   return pino(
     {
       name,
@@ -71,7 +74,7 @@ export function createLogger(level = "info", name = "atom"): Logger {
         },
       },
     },
-    pino.destination(2),
+    destination ?? pino.destination(2),
   );
 }
 

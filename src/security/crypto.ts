@@ -6,8 +6,43 @@ import type { Logger } from "../observability/logger.ts";
 /** Name of the key file generated in the data dir when `ATOM_ENCRYPTION_KEY` is not set. */
 export const KEY_FILE_NAME = "encryption.key";
 
-/** Prefix of every sealed value, so the format can evolve. */
-const FORMAT = "v1";
+/** Prefix of sealed values without a key id (still opened: tried with every known key). */
+const FORMAT_V1 = "v1";
+/** Prefix of sealed values that name the master key that wrapped them (`v2.<key id>.…`). */
+const FORMAT = "v2";
+
+/**
+ * The id of a master key: 8 hex characters of a SHA-256 over it (not secret-revealing: a hash of
+ * 256 random bits). Stored in every sealed value so a rotated key can be found again.
+ */
+export function masterKeyId(masterKey: Buffer): string {
+  return crypto
+    .createHash("sha256")
+    .update("atom-master-key-id:")
+    .update(masterKey)
+    .digest("hex")
+    .slice(0, 8);
+}
+
+/**
+ * Parses `ATOM_ENCRYPTION_KEY_PREVIOUS`: earlier master keys (comma-separated, each as
+ * {@link parseMasterKey} reads them) that still open values sealed before a rotation.
+ * @throws Error naming the variable (never the value).
+ */
+export function parsePreviousKeys(text: string | undefined): Buffer[] {
+  if (!text?.trim()) return [];
+  return text
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map((t) => {
+      try {
+        return parseMasterKey(t);
+      } catch {
+        throw new Error("ATOM_ENCRYPTION_KEY_PREVIOUS: every key must be 32 bytes as hex or base64");
+      }
+    });
+}
 
 /** Raised when a sealed value cannot be opened (wrong key, tampered data, other record's context). */
 export class DecryptionError extends Error {
@@ -70,11 +105,18 @@ export function loadMasterKey(opts: { envKey?: string; dataDir: string; logger?:
 
 /** Encrypts and decrypts small secrets (OAuth tokens, API keys) for storage. */
 export interface Sealer {
+  /** Id of the master key new values are sealed with ({@link masterKeyId}). */
+  readonly keyId: string;
+  /**
+   * Whether `sealed` was sealed with another master key than the current one (a previous key, or
+   * the v1 format without key id) and should be re-sealed (`atom keys rotate`).
+   */
+  needsReseal(sealed: string): boolean;
   /**
    * AES-256-GCM envelope encryption: a fresh random data key encrypts `plaintext`; the master key
    * wraps the data key. `context` (e.g. the tenant id) is bound as additional authenticated data,
    * so a value copied to another record does not decrypt.
-   * @returns `v1.<wrapped key>.<iv>.<tag>.<ciphertext>` (base64url parts).
+   * @returns `v2.<key id>.<wrapped key>.<iv>.<tag>.<ciphertext>` (base64url parts).
    */
   seal(plaintext: string, context?: string): string;
   /**
@@ -84,9 +126,15 @@ export interface Sealer {
   open(sealed: string, context?: string): string;
 }
 
-/** Builds a {@link Sealer} over a 32-byte master key. */
-export function createSealer(masterKey: Buffer): Sealer {
+/**
+ * Builds a {@link Sealer} over a 32-byte master key. `previous` master keys (after a rotation:
+ * ATOM_ENCRYPTION_KEY_PREVIOUS) still open the values they sealed; new values use `masterKey`.
+ */
+export function createSealer(masterKey: Buffer, previous: Buffer[] = []): Sealer {
   if (masterKey.length !== 32) throw new Error("master key must be 32 bytes");
+  const keyId = masterKeyId(masterKey);
+  const keys = new Map<string, Buffer>([[keyId, masterKey]]);
+  for (const k of previous) if (k.length === 32 && !keys.has(masterKeyId(k))) keys.set(masterKeyId(k), k);
   const b64 = (b: Buffer) => b.toString("base64url");
   const gcmEncrypt = (key: Buffer, data: Buffer, aad: Buffer) => {
     const iv = crypto.randomBytes(12);
@@ -101,27 +149,53 @@ export function createSealer(masterKey: Buffer): Sealer {
     d.setAuthTag(tag);
     return Buffer.concat([d.update(ct), d.final()]);
   };
+  const openWith = (key: Buffer, parts: Buffer[], aad: Buffer): string => {
+    const [w, iv, tag, ct] = parts as [Buffer, Buffer, Buffer, Buffer];
+    const dataKey = gcmDecrypt(key, w.subarray(0, 12), w.subarray(12, 28), w.subarray(28), aad);
+    return gcmDecrypt(dataKey, iv, tag, ct, aad).toString("utf8");
+  };
   return {
+    keyId,
+    needsReseal(sealed) {
+      const parts = sealed.split(".");
+      return !(parts[0] === FORMAT && parts[1] === keyId);
+    },
     seal(plaintext, context = "") {
       const aad = Buffer.from(`atom:${context}`, "utf8");
       const dataKey = crypto.randomBytes(32);
       const wrapped = gcmEncrypt(masterKey, dataKey, aad);
       const body = gcmEncrypt(dataKey, Buffer.from(plaintext, "utf8"), aad);
       const wrappedKey = Buffer.concat([wrapped.iv, wrapped.tag, wrapped.ct]);
-      return [FORMAT, b64(wrappedKey), b64(body.iv), b64(body.tag), b64(body.ct)].join(".");
+      return [FORMAT, keyId, b64(wrappedKey), b64(body.iv), b64(body.tag), b64(body.ct)].join(".");
     },
     open(sealed, context = "") {
       const parts = sealed.split(".");
-      if (parts.length !== 5 || parts[0] !== FORMAT) throw new DecryptionError("not an encrypted value");
-      const [, wk, iv, tag, ct] = parts.map((p) => Buffer.from(p, "base64url")) as Buffer[];
       const aad = Buffer.from(`atom:${context}`, "utf8");
-      try {
-        const w = wk as Buffer;
-        const dataKey = gcmDecrypt(masterKey, w.subarray(0, 12), w.subarray(12, 28), w.subarray(28), aad);
-        return gcmDecrypt(dataKey, iv as Buffer, tag as Buffer, ct as Buffer, aad).toString("utf8");
-      } catch {
-        throw new DecryptionError();
+      let candidates: Buffer[];
+      let body: string[];
+      if (parts.length === 6 && parts[0] === FORMAT) {
+        const key = keys.get(parts[1]!);
+        if (!key)
+          throw new DecryptionError(
+            "encrypted with an unknown master key (set ATOM_ENCRYPTION_KEY_PREVIOUS)",
+          );
+        candidates = [key];
+        body = parts.slice(2);
+      } else if (parts.length === 5 && parts[0] === FORMAT_V1) {
+        candidates = [...keys.values()];
+        body = parts.slice(1);
+      } else {
+        throw new DecryptionError("not an encrypted value");
       }
+      const bufs = body.map((p) => Buffer.from(p, "base64url"));
+      for (const key of candidates) {
+        try {
+          return openWith(key, bufs, aad);
+        } catch {
+          // next key
+        }
+      }
+      throw new DecryptionError();
     },
   };
 }

@@ -3,13 +3,14 @@ import type { ReplyBlock } from "../bot/reply.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/index.ts";
 import { type Logger, scrubSecrets } from "../observability/logger.ts";
-import { createDeepgramTranscriber } from "./deepgram.ts";
+import { DeepgramClientCache, type DeepgramKey, envKeySource, type VoiceKeySource } from "./keys.ts";
 import { voiceNotesTotal, voiceSeconds } from "./metrics.ts";
 import { getVoiceLanguage, type VoiceLanguage } from "./settings.ts";
 import { type SniffedAudio, SUPPORTED_AUDIO_FORMATS, sniffAudio } from "./sniff.ts";
-import { type Transcriber, TranscriptionError } from "./transcriber.ts";
+import { type Transcriber, type Transcription, TranscriptionError } from "./transcriber.ts";
 
 export { createDeepgramTranscriber, fetchWithoutContentLength } from "./deepgram.ts";
+export { DeepgramClientCache, type DeepgramKey, envKeySource, type VoiceKeySource } from "./keys.ts";
 export { localAudioFile } from "./local.ts";
 export { getVoiceLanguage, parseVoiceLanguage, setVoiceLanguage, VOICE_LANGUAGE_KEY } from "./settings.ts";
 export { type SniffedAudio, SUPPORTED_AUDIO_FORMATS, sniffAudio } from "./sniff.ts";
@@ -30,10 +31,14 @@ export interface VoiceNotes {
    * magic bytes (RIFF/WAVE, ISO-BMFF ftyp, EBML/WebM, OggS, MP3/ID3 or frame sync, FLAC, ADTS),
    * checks the duration limit when known, and transcribes through the Transcriber port in the
    * workspace's language (settings key `voice.language`). The audio stays in memory only.
-   * `ctx.speaker` (optional) is echoed into the result for the transcript quote. Never throws.
+   * `ctx.speaker` (optional) is echoed into the result for the transcript quote; `ctx.user`
+   * (`<platform>:<user id>`) picks the person's own Deepgram key when one is stored. Never throws.
    */
-  transcribe(file: ChatFile, ctx: { tenantId: string; speaker?: string }): Promise<VoiceResult>;
-  /** False when no DEEPGRAM_API_KEY is set (and no transcriber was given). */
+  transcribe(
+    file: ChatFile,
+    ctx: { tenantId: string; speaker?: string; user?: string },
+  ): Promise<VoiceResult>;
+  /** False when no key can ever be used: no DEEPGRAM_API_KEY, no key vault, no transcriber given. */
   readonly enabled: boolean;
 }
 
@@ -112,6 +117,9 @@ export function formatClock(seconds: number): string {
 /** The user-facing replies of every failure (also used by `atom transcribe`). */
 export const VOICE_MESSAGES = {
   disabled: "Voice notes are turned off: an admin can enable them by setting DEEPGRAM_API_KEY.",
+  /** No key for this workspace while keys can be set on the settings page. */
+  disabledNoKey:
+    "Voice notes are turned off for this workspace: an admin can add a Deepgram key on the settings page (type “settings”) or set DEEPGRAM_API_KEY.",
   notAudio: `I couldn't open that audio. Send a voice note or an audio file (${SUPPORTED_AUDIO_FORMATS}).`,
   downloadFailed: "I couldn't download that voice note. Please try sending it again.",
   tooLarge: (bytes: number, limit: number) =>
@@ -120,6 +128,9 @@ export const VOICE_MESSAGES = {
     `That voice note is ${formatSpan(seconds)} long; the limit is ${formatSpan(limit)}.`,
   transcription: {
     unauthorized: "Voice transcription isn't configured correctly (the Deepgram key was refused).",
+    /** A workspace's (or person's) stored key was refused and no other key is left. */
+    stored_key_refused:
+      "Voice transcription isn't configured correctly (this workspace's Deepgram key was refused). An admin has been told.",
     bad_request: "Deepgram couldn't process that audio (it may be damaged or in an unsupported format).",
     rate_limited:
       "Voice transcription is busy right now (Deepgram rate limit). Please try again in a minute.",
@@ -166,7 +177,11 @@ export function checkAudio(
 /** The reply for a failed transcription call. */
 export function transcriptionFailure(err: unknown): VoiceFailure {
   const kind = err instanceof TranscriptionError ? err.kind : "network";
-  return { ok: false, reason: "transcription_failed", message: VOICE_MESSAGES.transcription[kind] };
+  const message =
+    err instanceof TranscriptionError && err.storedKeyRefused
+      ? VOICE_MESSAGES.transcription.stored_key_refused
+      : VOICE_MESSAGES.transcription[kind];
+  return { ok: false, reason: "transcription_failed", message };
 }
 
 /** Header line of a transcript quote: "🎙️ Voice note from Ana (0:11)". */
@@ -200,9 +215,14 @@ const RECENT_TTL_MS = 10 * 60 * 1000;
 const RECENT_MAX = 200;
 
 /**
- * Builds the voice-note service. Uses `deps.transcriber` when given, else Deepgram when
- * `DEEPGRAM_API_KEY` is set (`DEEPGRAM_API_URL`, `DEEPGRAM_MODEL`), else it is disabled and every
- * `transcribe` answers `disabled` without downloading anything. Limits: `VOICE_MAX_BYTES`,
+ * Builds the voice-note service. Uses `deps.transcriber` when given; else Deepgram with the key
+ * `deps.keys` resolves for the message's tenant and person (the workspace key vault: person →
+ * workspace → DEEPGRAM_API_KEY), or `DEEPGRAM_API_KEY` alone without a vault (`DEEPGRAM_API_URL`,
+ * `DEEPGRAM_MODEL`); with no key at all `transcribe` answers `disabled` without downloading
+ * anything. One Deepgram client per key is kept (LRU, {@link DeepgramClientCache}). When Deepgram
+ * refuses a stored key, `deps.keys.refused` marks it (the admin is told once) and the next key in
+ * the order (normally DEEPGRAM_API_KEY) is tried at once. Each successful transcription adds its
+ * audio seconds to the tenant's monthly usage (`deps.keys.recordUsage`). Limits: `VOICE_MAX_BYTES`,
  * `VOICE_MAX_SECONDS`. Language: the tenant's `voice.language` setting, else `DEEPGRAM_LANGUAGE`.
  *
  * The same file (tenant + file id + download URL) arriving again while its transcription runs, or
@@ -213,19 +233,29 @@ export function createVoiceNotes(deps: {
   db: Db;
   logger: Logger;
   transcriber?: Transcriber;
+  /** Where Deepgram keys come from and audio usage goes (the key vault); default: the environment. */
+  keys?: VoiceKeySource;
 }): VoiceNotes {
   const env = deps.config.env;
   const { db, logger } = deps;
-  const transcriber =
-    deps.transcriber ??
-    (env.DEEPGRAM_API_KEY
-      ? createDeepgramTranscriber({
-          apiKey: env.DEEPGRAM_API_KEY,
-          baseUrl: env.DEEPGRAM_API_URL,
-          model: env.DEEPGRAM_MODEL,
-          logger,
-        })
-      : undefined);
+  const keys = deps.keys ?? envKeySource(env.DEEPGRAM_API_KEY, env.DEEPGRAM_API_URL);
+  const clients = new DeepgramClientCache({ model: env.DEEPGRAM_MODEL, logger });
+  const enabled = Boolean(deps.transcriber || deps.keys || env.DEEPGRAM_API_KEY?.trim());
+  /** The transcriber for a voice note and the key it uses (none for an injected transcriber). */
+  const pick = async (ctx: {
+    tenantId: string;
+    user?: string;
+  }): Promise<{ transcriber: Transcriber; key?: DeepgramKey } | undefined> => {
+    if (deps.transcriber) return { transcriber: deps.transcriber };
+    let key: DeepgramKey | undefined;
+    try {
+      key = await keys.resolve(ctx.tenantId, ctx.user);
+    } catch (err) {
+      logger.warn({ err, tenantId: ctx.tenantId }, "Deepgram key unreadable; using DEEPGRAM_API_KEY");
+      key = await envKeySource(env.DEEPGRAM_API_KEY, env.DEEPGRAM_API_URL).resolve(ctx.tenantId);
+    }
+    return key ? { transcriber: clients.get(key), key } : undefined;
+  };
   const limits: AudioLimits = { maxBytes: env.VOICE_MAX_BYTES, maxSeconds: env.VOICE_MAX_SECONDS };
   const inFlight = new Map<string, Promise<VoiceResult>>();
   const recent = new Map<string, { at: number; result: VoiceSuccess }>();
@@ -244,10 +274,16 @@ export function createVoiceNotes(deps: {
     return failure;
   };
 
-  async function run(file: ChatFile, ctx: { tenantId: string; speaker?: string }): Promise<VoiceResult> {
+  async function run(
+    file: ChatFile,
+    ctx: { tenantId: string; speaker?: string; user?: string },
+  ): Promise<VoiceResult> {
     const started = Date.now();
-    if (!transcriber)
-      return fail(ctx.tenantId, file, { ok: false, reason: "disabled", message: VOICE_MESSAGES.disabled });
+    let picked = await pick(ctx);
+    if (!picked) {
+      const message = deps.keys ? VOICE_MESSAGES.disabledNoKey : VOICE_MESSAGES.disabled;
+      return fail(ctx.tenantId, file, { ok: false, reason: "disabled", message });
+    }
     if (file.size !== undefined && file.size > limits.maxBytes) {
       return fail(ctx.tenantId, file, {
         ok: false,
@@ -298,12 +334,42 @@ export function createVoiceNotes(deps: {
     } catch (err) {
       logger.warn({ err, tenantId: ctx.tenantId }, "voice language setting unreadable; using the default");
     }
+    const opts = {
+      contentType: checked.audio.contentType,
+      ...(language.mode === "code" ? { language: language.code } : {}),
+      ...(language.mode === "detect" ? { detectLanguage: true } : {}),
+    };
     try {
-      const t = await transcriber.transcribe(bytes, {
-        contentType: checked.audio.contentType,
-        ...(language.mode === "code" ? { language: language.code } : {}),
-        ...(language.mode === "detect" ? { detectLanguage: true } : {}),
-      });
+      let t: Transcription;
+      try {
+        t = await picked.transcriber.transcribe(bytes, opts);
+      } catch (err) {
+        const refused = picked.key;
+        if (!(err instanceof TranscriptionError && err.kind === "unauthorized" && refused)) throw err;
+        if (refused.scope === "env") throw err;
+        // A stored key was refused: mark it (its admin is told once), then try the next key.
+        logger.warn(
+          { tenantId: ctx.tenantId, scope: refused.scope, last4: refused.last4, status: err.status },
+          "Deepgram refused a stored key",
+        );
+        await keys
+          .refused(ctx.tenantId, refused)
+          .catch((e: unknown) =>
+            logger.warn({ err: e, tenantId: ctx.tenantId }, "could not mark the refused Deepgram key"),
+          );
+        picked = await pick(ctx);
+        if (!picked?.key || picked.key.apiKey === refused.apiKey) {
+          throw new TranscriptionError(
+            "unauthorized",
+            err.message,
+            err.status,
+            err.requestId,
+            err.attempts,
+            true,
+          );
+        }
+        t = await picked.transcriber.transcribe(bytes, opts);
+      }
       const durationSeconds = t.durationSeconds || checked.audio.durationSeconds || file.durationSeconds || 0;
       const lang = t.language ?? (language.mode === "code" ? language.code : undefined);
       const result: VoiceSuccess = {
@@ -316,6 +382,11 @@ export function createVoiceNotes(deps: {
       };
       voiceNotesTotal.inc({ outcome: t.transcript ? "transcribed" : "no_speech" });
       voiceSeconds.inc(durationSeconds);
+      await keys
+        .recordUsage(ctx.tenantId, durationSeconds)
+        .catch((e: unknown) =>
+          logger.warn({ err: e, tenantId: ctx.tenantId }, "could not count the voice note's audio minutes"),
+        );
       logger.info(
         {
           tenantId: ctx.tenantId,
@@ -325,6 +396,7 @@ export function createVoiceNotes(deps: {
           durationSeconds,
           words: t.words.length,
           language: lang,
+          keyScope: picked.key?.scope,
           ms: Date.now() - started,
         },
         "voice note transcribed",
@@ -343,7 +415,7 @@ export function createVoiceNotes(deps: {
   }
 
   return {
-    enabled: Boolean(transcriber),
+    enabled,
     isVoiceNote,
     async transcribe(file, ctx) {
       try {

@@ -64,6 +64,8 @@ export class TranscriptionError extends Error {
     readonly status?: number,
     readonly requestId?: string,
     readonly attempts = 1,
+    /** Deepgram refused a workspace's or person's stored key (its admin has been told). */
+    readonly storedKeyRefused = false,
   ) {
     super(message);
     this.name = "TranscriptionError";

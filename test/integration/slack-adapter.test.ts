@@ -726,9 +726,9 @@ describe("Slack adapter, OAuth installs (many workspaces)", () => {
         "SELECT bot_token_sealed, refresh_token_sealed FROM slack_installations WHERE tenant_id = 'slack:TROT'",
       )
     ).rows[0];
-    expect(row?.bot_token_sealed).toMatch(/^v1\./);
+    expect(row?.bot_token_sealed).toMatch(/^v2\./);
     expect(row?.bot_token_sealed).not.toContain("xoxe");
-    expect(row?.refresh_token_sealed).toMatch(/^v1\./);
+    expect(row?.refresh_token_sealed).toMatch(/^v2\./);
 
     // The token expires in 2 minutes: the next event refreshes it first and uses the new one.
     const channel = newChannel();

@@ -25,7 +25,7 @@ describe("crypto: AES-256-GCM envelope sealing", () => {
     const b = s.seal("xoxb-secret-token", "slack:T1");
     expect(a).not.toBe(b);
     expect(a).not.toContain("xoxb");
-    expect(a.startsWith("v1.")).toBe(true);
+    expect(a.startsWith("v2.")).toBe(true);
     expect(s.open(a, "slack:T1")).toBe("xoxb-secret-token");
     expect(() => s.open(a, "slack:T2")).toThrow(DecryptionError);
     expect(() => createSealer(Buffer.alloc(32, 8)).open(a, "slack:T1")).toThrow(DecryptionError);

@@ -1,6 +1,11 @@
 import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import type { ConversationAdapter, InboundAction, InboundTurn } from "../../core/conversation.ts";
+import type {
+  AdapterReplyStream,
+  ConversationAdapter,
+  InboundAction,
+  InboundTurn,
+} from "../../core/conversation.ts";
 import type { ConversationTarget, Messenger, Reply } from "../../core/ports.ts";
 import { SHARED_INTENT, type Shares } from "../../core/share.ts";
 import { PermanentJobError } from "../../core/worker.ts";
@@ -27,6 +32,7 @@ import {
   slackInbound,
 } from "./payloads.ts";
 import { downloadFile, type SlackSender } from "./send.ts";
+import { SlackReplyStream } from "./stream.ts";
 
 /** What a Slack turn needs to answer (kept in memory only while the job runs). */
 export type SlackTurnContext =
@@ -39,6 +45,8 @@ export type SlackTurnContext =
       threadTs: string;
       userId: string;
       isDirect: boolean;
+      /** The asker's Slack team (a streamed answer outside a DM names its recipient). */
+      teamId?: string;
     }
   | { kind: "command"; tenantId: string; token: string; responseUrl: string };
 
@@ -122,6 +130,7 @@ export class SlackConversation implements ConversationAdapter<SlackInbound, Slac
           threadTs: message.threadId,
           userId: message.userId,
           isDirect,
+          teamId: (ev as { team?: string }).team ?? body.team_id ?? undefined,
         },
       };
     }
@@ -182,6 +191,23 @@ export class SlackConversation implements ConversationAdapter<SlackInbound, Slac
         ephemeralUser: reply.visibility === "ephemeral" && !ctx.isDirect ? ctx.userId : undefined,
       },
       renderReply(reply),
+    );
+  }
+
+  /** A streamed answer for a message event (not for `/atom`, which answers at its response_url). */
+  openStream(turn: InboundTurn<SlackContext>): AdapterReplyStream | undefined {
+    const ctx = turn.context;
+    if (ctx.kind !== "event" || turn.message.visibility === "ephemeral") return undefined;
+    return new SlackReplyStream(
+      this.deps.sender.client(ctx.token),
+      {
+        channel: ctx.channel,
+        threadTs: ctx.threadTs,
+        isDirect: ctx.isDirect,
+        recipientUserId: ctx.userId,
+        recipientTeamId: ctx.teamId,
+      },
+      this.deps.logger,
     );
   }
 

@@ -19,7 +19,13 @@ import type { JobWorker } from "../../core/worker.ts";
 import { SlackInstallationRepo } from "../../db/slack-installations.ts";
 import type { Db } from "../../db/types.ts";
 import type { Logger } from "../../observability/logger.ts";
-import { createSealer, hmacHex, loadMasterKey, randomToken } from "../../security/crypto.ts";
+import {
+  createSealer,
+  hmacHex,
+  loadMasterKey,
+  parsePreviousKeys,
+  randomToken,
+} from "../../security/crypto.ts";
 import { createOAuthStateStore } from "../../security/oauth-state.ts";
 import type { ReadinessCheck, RouteMounter } from "../../server/app.ts";
 import { boltLogger } from "./bolt-logger.ts";
@@ -146,7 +152,7 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
     masterKey = loadMasterKey({ envKey: env.ATOM_ENCRYPTION_KEY, dataDir: config.dataDir, logger });
     installations = {
       repo: new SlackInstallationRepo(db),
-      sealer: createSealer(masterKey),
+      sealer: createSealer(masterKey, parsePreviousKeys(env.ATOM_ENCRYPTION_KEY_PREVIOUS)),
       client: new webApi.WebClient(undefined, {
         ...clientOptions,
         logger: boltLogger(logger, { quiet: true }),

@@ -1,5 +1,5 @@
 import type { SearchResult } from "../../memory/types.ts";
-import { extractiveAnswer } from "../answer.ts";
+import { extractiveAnswer, formatCitationLine } from "../answer.ts";
 import { makeReply, type Reply } from "../reply.ts";
 import type { HandlerContext } from "./context.ts";
 
@@ -24,25 +24,49 @@ export async function askReply(ctx: HandlerContext): Promise<Reply> {
       readDocuments: READ_DOCUMENTS,
       since: ctx.since,
     });
-  let answer = extractiveAnswer(await search(question), ctx.minConfidence, question);
+  // "searching…" in Slack while Atom works, when a model will answer.
+  if (ctx.ai && ctx.stream?.status && (await ctx.ai.answerModel(ctx.msg.tenantId))) {
+    await ctx.stream.status("searching…").catch(() => {});
+  }
+  let result = await search(question);
+  let answer = extractiveAnswer(result, ctx.minConfidence, question);
   const previous = ctx.history.at(-1);
   if (!answer.found && previous) {
-    answer = extractiveAnswer(
-      await search(`${previous} ${question}`),
-      ctx.minConfidence,
-      `${previous} ${question}`,
-    );
+    result = await search(`${previous} ${question}`);
+    answer = extractiveAnswer(result, ctx.minConfidence, `${previous} ${question}`);
   }
-  if (answer.found) {
+  if (!answer.found) return makeReply({ intent: "ask", text: await notFoundText(ctx), found: false });
+  // With a key: a generated answer from the same passages, checked; the extractive one otherwise.
+  const generated = ctx.ai
+    ? await ctx.ai.generate({
+        msg: ctx.msg,
+        question,
+        history: ctx.history,
+        hits: result.hits,
+        stream: ctx.stream,
+      })
+    : { kind: "none" as const };
+  if (generated.kind === "answer") {
+    const text = [generated.text, "", "Sources:", ...generated.citations.map(formatCitationLine)].join("\n");
     return makeReply({
       intent: "ask",
-      text: answer.text,
-      blocks: answer.blocks,
-      citations: answer.citations,
+      text,
+      blocks: [{ type: "text", text: generated.text }],
+      citations: generated.citations,
       found: true,
     });
   }
-  return makeReply({ intent: "ask", text: await notFoundText(ctx), found: false });
+  if (generated.kind === "not_found") {
+    return makeReply({ intent: "ask", text: await notFoundText(ctx), found: false });
+  }
+  const note = generated.kind === "fallback" && generated.note ? generated.note : undefined;
+  return makeReply({
+    intent: "ask",
+    text: note ? `${answer.text}\n\n${note}` : answer.text,
+    blocks: note ? [...answer.blocks, { type: "text", text: note }] : answer.blocks,
+    citations: answer.citations,
+    found: true,
+  });
 }
 
 /** "I couldn't find that…" plus the sources that were searched. */

@@ -1,4 +1,5 @@
-import type { ChatMessage } from "../../core/ports.ts";
+import type { AiService } from "../../ai/service.ts";
+import type { ChatMessage, ReplyStream } from "../../core/ports.ts";
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/index.ts";
 import type { Memory } from "../../memory/memory.ts";
@@ -24,4 +25,8 @@ export interface HandlerContext {
   since?: number;
   /** Minimum answer confidence (see bot/answer.ts). */
   minConfidence: number;
+  /** Generated answers with the workspace's key (absent: extractive only). */
+  ai?: AiService;
+  /** Where a generated answer streams (Slack), when the adapter supports it. */
+  stream?: ReplyStream;
 }

@@ -8,6 +8,7 @@ import { m006TeamsUsers } from "./006_teams_users.ts";
 import { m007Connections } from "./007_connections.ts";
 import { m008Workflows } from "./008_workflows.ts";
 import { m009DriveItems } from "./009_drive_items.ts";
+import { m010AiKeys } from "./010_ai_keys.ts";
 
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
 export const migrations: Migration[] = [
@@ -20,4 +21,5 @@ export const migrations: Migration[] = [
   m007Connections,
   m008Workflows,
   m009DriveItems,
+  m010AiKeys,
 ];

@@ -12,12 +12,24 @@
  * - failures can be queued: 429 with `Retry-After` and/or `retry-after-ms`, 5xx, or vectors of the
  *   wrong length.
  *
+ * Also `POST /v1/chat/completions` (JSON, or SSE `data: {chunk}` lines ending `data: [DONE]` with
+ * `stream: true`, usage in a last chunk when `stream_options.include_usage`) answered by a scripted
+ * reply or the deterministic reader of llm-answer.ts, and `GET /v1/models`. Chat failures are queued
+ * separately ({@link FakeOpenAi.replyNext}): 401/429 with `retry-after`/500, or a delay.
+ *
  * Embeddings are deterministic: {@link fakeEmbedding} hashes each word and its character trigrams
  * into the model's dimension and normalises, so texts sharing words — or only word parts, such as
  * "automatic" and "automation", which an English stemmer keeps apart — are close.
  */
 import { createHash, randomUUID } from "node:crypto";
 import http from "node:http";
+import {
+  extractiveModel,
+  type FakeChatCall,
+  type FakeChatReply,
+  type FakeResponder,
+  pieces,
+} from "./llm-answer.ts";
 
 /** Dimensions of the models the fake knows (as OpenAI's). */
 export const FAKE_MODELS: Record<string, number> = {
@@ -60,6 +72,14 @@ export interface FakeOpenAi {
   fail(failure: OpenAiFailure): void;
   /** Every request whose inputs contain this text fails with 500 until cleared (sync error tests). */
   failInputsContaining(text: string | undefined): void;
+  /** Chat completion requests received (with the messages Atom sent). */
+  chats: FakeChatCall[];
+  /** Queues scripted chat replies (text, failure status, delay), used before the default responder. */
+  replyNext(...replies: FakeChatReply[]): void;
+  /** Replaces the default chat responder (undefined restores the reader of llm-answer.ts). */
+  setResponder(fn: FakeResponder | undefined): void;
+  /** Keys accepted besides `apiKey` (e.g. a workspace key set on the settings page). */
+  acceptKey(key: string): void;
   /** Clears calls and queued failures. */
   reset(): void;
   close(): Promise<void>;
@@ -121,6 +141,10 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
   const calls: OpenAiCall[] = [];
   let failures: OpenAiFailure[] = [];
   let failText: string | undefined;
+  const chats: FakeChatCall[] = [];
+  let scripted: FakeChatReply[] = [];
+  let responder: FakeResponder = extractiveModel;
+  const keys = new Set<string>([apiKey]);
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -144,6 +168,11 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
         res.end(JSON.stringify(body));
       };
       const url = new URL(req.url ?? "/", "http://localhost");
+      const authorized = [...keys].some((k) => req.headers.authorization === `Bearer ${k}`);
+      if (url.pathname === "/v1/models" || url.pathname === "/v1/chat/completions") {
+        calls.pop();
+        return void chatOrModels(req, res, url.pathname, Buffer.concat(chunks).toString("utf8"), authorized);
+      }
       if (url.pathname !== "/v1/embeddings") {
         return send(
           404,
@@ -153,7 +182,7 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
       if (req.method !== "POST") {
         return send(405, errorBody(`Invalid method for ${url.pathname}`, "invalid_request_error", null));
       }
-      if (req.headers.authorization !== `Bearer ${apiKey}`) {
+      if (!authorized) {
         return send(
           401,
           errorBody(
@@ -313,6 +342,154 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
       });
     });
   });
+  async function chatOrModels(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    path: string,
+    raw: string,
+    authorized: boolean,
+  ): Promise<void> {
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, {
+        "content-type": "application/json",
+        "x-request-id": `req_${randomUUID().replace(/-/g, "")}`,
+        ...headers,
+      });
+      res.end(JSON.stringify(body));
+    };
+    const unauthorized = () =>
+      json(
+        401,
+        errorBody(
+          "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+          "invalid_request_error",
+          "invalid_api_key",
+        ),
+      );
+    if (path === "/v1/models") {
+      if (req.method !== "GET") return json(405, errorBody("Invalid method", "invalid_request_error", null));
+      if (!authorized) return unauthorized();
+      return json(200, {
+        object: "list",
+        data: ["gpt-4.1-mini", "gpt-4.1", ...Object.keys(FAKE_MODELS)].map((id) => ({
+          id,
+          object: "model",
+          created: 1_700_000_000,
+          owned_by: "openai",
+        })),
+      });
+    }
+    let body: {
+      model?: string;
+      messages?: { role: string; content: string }[];
+      stream?: boolean;
+      stream_options?: { include_usage?: boolean };
+    };
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return json(
+        400,
+        errorBody("We could not parse the JSON body of your request.", "invalid_request_error", null),
+      );
+    }
+    const messages = (body.messages ?? []).map((m) => ({ role: m.role, content: String(m.content) }));
+    const call: FakeChatCall = {
+      provider: "openai",
+      path,
+      credential: req.headers.authorization,
+      model: body.model,
+      stream: body.stream === true,
+      system: messages
+        .filter((m) => m.role === "system")
+        .map((m) => m.content)
+        .join("\n"),
+      messages: messages.filter((m) => m.role !== "system"),
+      status: 0,
+    };
+    chats.push(call);
+    if (!authorized) {
+      call.status = 401;
+      return unauthorized();
+    }
+    if (!body.model || messages.length === 0) {
+      call.status = 400;
+      return json(
+        400,
+        errorBody("you must provide a model parameter", "invalid_request_error", null, "model"),
+      );
+    }
+    const reply = scripted.shift() ?? responder(call);
+    if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
+    if (res.destroyed) return;
+    if (reply.status && reply.status !== 200) {
+      call.status = reply.status;
+      if (reply.status === 429) {
+        return json(
+          429,
+          errorBody(
+            "Rate limit reached for gpt-4.1-mini on tokens per min (TPM).",
+            "tokens",
+            "rate_limit_exceeded",
+          ),
+          reply.retryAfter ? { "retry-after": reply.retryAfter } : {},
+        );
+      }
+      if (reply.status === 401) return unauthorized();
+      return json(
+        reply.status,
+        errorBody(
+          "The server had an error while processing your request. Sorry about that!",
+          "server_error",
+          null,
+        ),
+      );
+    }
+    const text = reply.text ?? "";
+    const id = `chatcmpl-${randomUUID().replace(/-/g, "").slice(0, 24)}`;
+    const created = Math.floor(Date.now() / 1000);
+    const promptTokens = Math.ceil(messages.reduce((s, m) => s + m.content.length, 0) / 4);
+    const completionTokens = Math.max(1, Math.ceil(text.length / 4));
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    };
+    call.status = 200;
+    if (!body.stream) {
+      return json(200, {
+        id,
+        object: "chat.completion",
+        created,
+        model: body.model,
+        choices: [
+          {
+            index: 0,
+            message: { role: "assistant", content: text, refusal: null },
+            logprobs: null,
+            finish_reason: "stop",
+          },
+        ],
+        usage,
+      });
+    }
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, system_fingerprint: "fp_fake", choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ role: "assistant", content: "", refusal: null }, null));
+    for (const p of pieces(text)) {
+      res.write(chunk({ content: p }, null));
+      await new Promise((r) => setImmediate(r));
+    }
+    res.write(chunk({}, "stop"));
+    if (body.stream_options?.include_usage) {
+      res.write(
+        `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage })}\n\n`,
+      );
+    }
+    res.end("data: [DONE]\n\n");
+  }
+
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   return {
@@ -325,10 +502,22 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
     failInputsContaining(text) {
       failText = text;
     },
+    chats,
+    replyNext(...replies) {
+      scripted.push(...replies);
+    },
+    setResponder(fn) {
+      responder = fn ?? extractiveModel;
+    },
+    acceptKey(key) {
+      keys.add(key);
+    },
     reset() {
       calls.length = 0;
       failures = [];
       failText = undefined;
+      chats.length = 0;
+      scripted = [];
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -8,7 +8,11 @@ import type { AddressInfo } from "node:net";
  * `Retry-After` header, the `oauth.v2.access` answer shape (incl. token rotation), `users.info`
  * with `profile.email`, `auth.test`, `chat.*`, `reactions.*`, `response_url` endpoints and private
  * file downloads that answer a bad token with an HTML login page (as Slack does),
- * `conversations.info` (`is_ext_shared`). Every call is recorded for assertions; a call whose
+ * `conversations.info` (`is_ext_shared`), streamed messages (`chat.startStream` / `appendStream` /
+ * `stopStream` with Slack's rules: `recipient_user_id` and `recipient_team_id` required outside a
+ * DM, at most 12 000 characters of `markdown_text` per call, `message_not_in_streaming_state` after
+ * stop or once a stream was left open {@link FakeSlack.streamTimeoutMs}) and
+ * `assistant.threads.setStatus`. Every call is recorded for assertions; a call whose
  * client went away before the (delayed) answer is recorded with status 0 and has no effect, as a
  * request that never reached Slack.
  */
@@ -82,6 +86,9 @@ export interface FakeMessage {
   text?: string;
   blocks?: unknown[];
   token: string;
+  /** For a streamed message: whether it still takes appends, and when it started (ms). */
+  streaming?: boolean;
+  streamStartedAt?: number;
 }
 
 /** The fake Slack server. Start with {@link FakeSlack.start}; stop with `close()`. */
@@ -95,6 +102,8 @@ export class FakeSlack {
   /** OAuth client credentials `oauth.v2.access` accepts. */
   clientId = "1111.2222";
   clientSecret = "fake-client-secret";
+  /** Slack closes a stream left open this long (about 5 minutes in reality). */
+  streamTimeoutMs = 5 * 60_000;
 
   private server?: http.Server;
   private readonly tokens = new Map<string, { teamId: string; kind: "bot"; revoked?: string }>();
@@ -417,6 +426,53 @@ export class FakeSlack {
             thread_ts: threadTs,
           },
         };
+      }
+      case "chat.startStream": {
+        const channel = str("channel");
+        if (!channel) return { ok: false, error: "channel_not_found" };
+        const threadTs = str("thread_ts");
+        if (!channel.startsWith("D")) {
+          if (!str("recipient_user_id")) return { ok: false, error: "missing_recipient_user_id" };
+          if (!str("recipient_team_id")) return { ok: false, error: "missing_recipient_team_id" };
+        }
+        const md = str("markdown_text") ?? "";
+        if (md.length > 12_000) return { ok: false, error: "msg_too_long" };
+        const ts = this.nextTs();
+        this.messages.push({
+          channel,
+          ts,
+          threadTs,
+          text: md,
+          token,
+          streaming: true,
+          streamStartedAt: Date.now(),
+        });
+        return { ok: true, channel, ts };
+      }
+      case "chat.appendStream":
+      case "chat.stopStream": {
+        const channel = str("channel");
+        const msg = this.messages.find((m) => m.channel === channel && m.ts === str("ts"));
+        if (!msg || msg.streaming === undefined) return { ok: false, error: "message_not_found" };
+        if (msg.streaming && Date.now() - (msg.streamStartedAt ?? 0) > this.streamTimeoutMs)
+          msg.streaming = false;
+        if (!msg.streaming) return { ok: false, error: "message_not_in_streaming_state" };
+        const md = str("markdown_text") ?? "";
+        if (md.length > 12_000) return { ok: false, error: "msg_too_long" };
+        if (method === "chat.appendStream" && !md) return { ok: false, error: "no_text" };
+        msg.text = (msg.text ?? "") + md;
+        if (method === "chat.stopStream") {
+          msg.streaming = false;
+          const blocks = parseBlocks(p.blocks);
+          if (blocks === "invalid") return { ok: false, error: "invalid_blocks" };
+          if (blocks) msg.blocks = blocks;
+        }
+        return { ok: true, channel, ts: msg.ts };
+      }
+      case "assistant.threads.setStatus": {
+        if (!str("channel_id")) return { ok: false, error: "channel_not_found" };
+        if (!str("thread_ts")) return { ok: false, error: "invalid_arguments" };
+        return { ok: true };
       }
       case "chat.update": {
         const channel = str("channel");
