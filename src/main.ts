@@ -18,6 +18,7 @@ import { type ConnectionService, createConnections } from "./connections/index.t
 import { OrgDomains, parseOrgDomains } from "./security/org-domains.ts";
 import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
+import { objectStoreOptions } from "./memory/object-store.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
@@ -86,7 +87,13 @@ export async function createAtom(
   const embedder = await embedderFromEnv(config.env);
   let memory: Memory;
   try {
-    memory = await openMemory({ db, uri: config.lancedbUri, logger, embedder });
+    memory = await openMemory({
+      db,
+      uri: config.lancedbUri,
+      logger,
+      embedder,
+      storageOptions: objectStoreOptions(config.lancedbUri, config.env),
+    });
   } catch (err) {
     await db.close().catch(() => {});
     throw new Error(
