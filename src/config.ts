@@ -84,6 +84,8 @@ const schema = z.object({
   ATOM_RETENTION_THREAD_DAYS: int(30, 1, 3650),
   ATOM_RETENTION_EVENT_DAYS: int(7, 1, 3650),
   ATOM_SYNC_CONCURRENCY: int(4, 1, 32),
+  /** Lease of a folder sync job, seconds: another replica takes over a sync this long after its replica died. */
+  ATOM_SYNC_LEASE_SECONDS: int(120, 5, 3600),
   ATOM_SYNC_MAX_FILE_MB: int(50, 1, 2048),
   ATOM_ORG_DOMAINS: optionalString,
   ATOM_ANSWER_MIN_SCORE: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(1).optional()),

@@ -241,7 +241,7 @@ function scheduleFolderSync(atom: Atom, docsDir: string, everyMs: number): () =>
       logger.info({ summary: { ...s, errors: s.errors.length } }, "docs folder synced");
       return { ...s, skipped: s.skipped.length, errors: s.errors.length };
     },
-    { concurrency: 1, leaseMs: 120_000 },
+    { concurrency: 1, leaseMs: atom.config.env.ATOM_SYNC_LEASE_SECONDS * 1000 },
   );
   atom.readiness.push({
     name: "docs",
