@@ -208,7 +208,7 @@ describe.skipIf(!DB_URL || !HAS_HANDBOOK)(
       await fake.waitFor(() => fake.posted(notes).length >= 1, 60_000, "the note to be stored");
       const stored = Date.now();
       let seenAfterMs = -1;
-      for (let i = 0; seenAfterMs < 0 && Date.now() - stored < 30_000; i++) {
+      while (seenAfterMs < 0 && Date.now() - stored < 30_000) {
         const before = fake.posted(notes).length;
         await deliverEvent(
           other!.url,
