@@ -69,5 +69,10 @@ try {
 } finally {
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
-console.log(`load average: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+console.log(
+  `load average: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
 console.table(rows);

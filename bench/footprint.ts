@@ -106,7 +106,12 @@ const rows: Record<string, unknown>[] = [];
 try {
   const first = await start(base);
   const m0 = readProcMemory(first.child.pid!);
-  rows.push({ variant: "first start (indexes)", readyS: first.readyMs / 1000, rssMb: kbToMb(m0.rssKb), peakMb: kbToMb(m0.hwmKb) });
+  rows.push({
+    variant: "first start (indexes)",
+    readyS: first.readyMs / 1000,
+    rssMb: kbToMb(m0.rssKb),
+    peakMb: kbToMb(m0.hwmKb),
+  });
   await stop(first);
   let pgSchema: string | undefined;
   for (const v of VARIANTS) {
@@ -150,5 +155,10 @@ try {
 } finally {
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
-console.log(`load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+console.log(
+  `load average at end: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
 console.table(rows);
