@@ -51,6 +51,14 @@ const schema = z.object({
       .optional(),
   ),
   LANCEDB_URI: optionalString,
+  /** Memory on S3 or an S3-compatible store (memory/object-store.ts). */
+  LANCEDB_S3_ENDPOINT: optionalUrl,
+  AWS_ENDPOINT_URL: optionalUrl,
+  AWS_ACCESS_KEY_ID: optionalString,
+  AWS_SECRET_ACCESS_KEY: optionalString,
+  AWS_SESSION_TOKEN: optionalString,
+  AWS_REGION: optionalString,
+  AWS_DEFAULT_REGION: optionalString,
   PORT: int(3000, 0, 65535),
   HOST: z.preprocess(emptyToUndefined, z.string().default("0.0.0.0")),
   PUBLIC_URL: optionalUrl,
@@ -76,6 +84,8 @@ const schema = z.object({
   ATOM_RETENTION_THREAD_DAYS: int(30, 1, 3650),
   ATOM_RETENTION_EVENT_DAYS: int(7, 1, 3650),
   ATOM_SYNC_CONCURRENCY: int(4, 1, 32),
+  /** Lease of a folder sync job, seconds: another replica takes over a sync this long after its replica died. */
+  ATOM_SYNC_LEASE_SECONDS: int(120, 5, 3600),
   ATOM_SYNC_MAX_FILE_MB: int(50, 1, 2048),
   ATOM_ORG_DOMAINS: optionalString,
   ATOM_ANSWER_MIN_SCORE: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(1).optional()),

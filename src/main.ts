@@ -18,6 +18,7 @@ import { type ConnectionService, createConnections, type MicrosoftTestOptions } 
 import { OrgDomains, parseOrgDomains } from "./security/org-domains.ts";
 import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
+import { objectStoreOptions } from "./memory/object-store.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
 import { type AdminWeb, createAdminWeb, registerSettingsCommand } from "./server/admin-session.ts";
@@ -97,7 +98,13 @@ export async function createAtom(
   const embedder = await embedderFromEnv(config.env);
   let memory: Memory;
   try {
-    memory = await openMemory({ db, uri: config.lancedbUri, logger, embedder });
+    memory = await openMemory({
+      db,
+      uri: config.lancedbUri,
+      logger,
+      embedder,
+      storageOptions: objectStoreOptions(config.lancedbUri, config.env),
+    });
   } catch (err) {
     await db.close().catch(() => {});
     throw new Error(
@@ -271,7 +278,7 @@ function scheduleFolderSync(atom: Atom, docsDir: string, everyMs: number): () =>
       logger.info({ summary: { ...s, errors: s.errors.length } }, "docs folder synced");
       return { ...s, skipped: s.skipped.length, errors: s.errors.length };
     },
-    { concurrency: 1, leaseMs: 120_000 },
+    { concurrency: 1, leaseMs: atom.config.env.ATOM_SYNC_LEASE_SECONDS * 1000 },
   );
   atom.readiness.push({
     name: "docs",

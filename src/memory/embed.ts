@@ -1,4 +1,4 @@
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { scrubSecrets } from "../observability/logger.ts";
 
 /**
@@ -77,7 +77,9 @@ const MAX_INPUT_CHARS = 24_000;
  */
 export async function createOpenAiEmbedder(opts: OpenAiEmbedderOptions): Promise<Embedder> {
   if (!opts.apiKey) throw new EmbeddingError("an OpenAI API key is required for embeddings");
-  const client = new OpenAI({
+  // Loaded on demand: a process without a key never carries the SDK.
+  const { default: OpenAIClient } = await import("openai");
+  const client = new OpenAIClient({
     apiKey: opts.apiKey,
     baseURL: opts.baseURL,
     maxRetries: opts.maxRetries ?? 4,
@@ -93,7 +95,7 @@ export async function createOpenAiEmbedder(opts: OpenAiEmbedderOptions): Promise
     try {
       res = await client.embeddings.create({ model, input: texts, encoding_format: "float" });
     } catch (err) {
-      throw toEmbeddingError(err);
+      throw toEmbeddingError(err, OpenAIClient.APIError);
     }
     if (!Array.isArray(res?.data) || res.data.length !== texts.length) {
       throw new EmbeddingError(
@@ -190,9 +192,9 @@ function cutAt(text: string, max: number): string {
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
 
-function toEmbeddingError(err: unknown): EmbeddingError {
+function toEmbeddingError(err: unknown, apiError: typeof OpenAI.APIError): EmbeddingError {
   if (err instanceof EmbeddingError) return err;
-  if (err instanceof OpenAI.APIError) {
+  if (err instanceof apiError) {
     const detail = [err.code, err.type].filter(Boolean).join(", ");
     const what = err.status ? `HTTP ${err.status}${detail ? ` (${detail})` : ""}` : "no response";
     const msg =

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/index.ts";
+import { advisoryLock } from "../db/locks.ts";
 import type { Logger } from "../observability/logger.ts";
 import { searchSeconds } from "../observability/metrics.ts";
 import { chunkDocument } from "./chunk.ts";
@@ -9,7 +10,7 @@ import { DEFAULT_HYBRID, type HybridOptions, hybridSearch } from "./hybrid.ts";
 import { readDocuments, searchChunks } from "./search.ts";
 import { LocalFolderSource } from "./sources/local-folder.ts";
 import type { Source } from "./sources/types.ts";
-import { ChunkStore, eq, HEADING_SEPARATOR } from "./store.ts";
+import { CHUNKS_TABLE, ChunkStore, eq, HEADING_SEPARATOR } from "./store.ts";
 import { type SyncOptions, type SyncSummary, syncSource } from "./sync.ts";
 import type { DocumentMeta, Principal, SearchOptions, SearchResult } from "./types.ts";
 import { Vocabulary } from "./vocabulary.ts";
@@ -307,9 +308,15 @@ export async function openMemory(opts: {
   uri: string;
   logger: Logger;
   embedder?: Embedder;
+  /** LanceDB storage options for an object-store URI (see memory/object-store.ts). */
+  storageOptions?: Record<string, string>;
 }): Promise<Memory> {
   const vector = opts.embedder ? { model: opts.embedder.model, dims: opts.embedder.dims } : undefined;
-  const store = await ChunkStore.open(opts.uri, vector);
+  // Replicas on one PostgreSQL share the table: one writer at a time, cluster-wide.
+  const store = await ChunkStore.open(opts.uri, vector, {
+    storageOptions: opts.storageOptions,
+    writeLock: advisoryLock(opts.db, `atom:lancedb:${opts.uri}:${CHUNKS_TABLE}`),
+  });
   if (store.rebuilt) {
     opts.logger.info(
       { model: vector?.model ?? null, dims: vector?.dims ?? null },

@@ -69,6 +69,22 @@ export function aclFilter(principals: Principal[]): string {
   return `array_has_any(acl, [${principals.map((p) => sqlString(p.toLowerCase())).join(", ")}])`;
 }
 
+/** How LanceDB is reached and how writes are serialised across processes. */
+export interface StoreOptions {
+  /** LanceDB storage options (object-store credentials, endpoint), see memory/object-store.ts. */
+  storageOptions?: Record<string, string>;
+  /**
+   * Runs a write while holding a lock shared by every replica (one writer per table at a time,
+   * see db/locks.ts); default: no cross-process lock.
+   */
+  writeLock?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /**
+   * Seconds after which a read checks for other processes' commits (LanceDB
+   * `readConsistencyInterval`); default 5.
+   */
+  readConsistencySeconds?: number;
+}
+
 /** Vector settings of the chunks table when an embedder is configured. */
 export interface VectorSpec {
   model: string;
@@ -159,6 +175,7 @@ export class ChunkStore {
     private readonly conn: lancedb.Connection,
     private table: lancedb.Table,
     readonly vector: VectorSpec | undefined,
+    private readonly writeLock: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
   ) {}
 
   /**
@@ -169,9 +186,12 @@ export class ChunkStore {
    * mismatch — and `rebuilt` is set; {@link ChunkStore.rowsWithoutVector} then lists what to
    * re-embed.
    */
-  static async open(uri: string, vector?: VectorSpec): Promise<ChunkStore> {
+  static async open(uri: string, vector?: VectorSpec, opts: StoreOptions = {}): Promise<ChunkStore> {
     // Replicas share the table: reads see other processes' commits within 5 s.
-    const conn = await lancedb.connect(uri, { readConsistencyInterval: 5 });
+    const conn = await lancedb.connect(uri, {
+      readConsistencyInterval: opts.readConsistencySeconds ?? 5,
+      ...(opts.storageOptions ? { storageOptions: opts.storageOptions } : {}),
+    });
     const names = await conn.tableNames();
     let table: lancedb.Table | undefined;
     let rebuilt = false;
@@ -200,16 +220,20 @@ export class ChunkStore {
     } else if (!table) {
       table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(vector), { existOk: true });
     }
-    const store = new ChunkStore(conn, table, vector);
+    const store = new ChunkStore(conn, table, vector, opts.writeLock);
     store.rebuilt = rebuilt;
     store.indexed = new Set((await table.listIndices()).flatMap((i) => i.columns));
     if (rebuilt) await store.refreshIndex();
     return store;
   }
 
-  /** Serialises a write behind earlier ones. */
+  /**
+   * Serialises a write behind this process's earlier ones, and behind other replicas' through the
+   * write lock (LanceDB commits are optimistic: one writer at a time keeps them conflict-free).
+   */
   private write<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    const locked = () => this.writeLock(fn);
+    const run = this.queue.then(locked, locked);
     this.queue = run.catch(() => {});
     return run;
   }
@@ -378,7 +402,12 @@ export class ChunkStore {
   async refreshIndex(): Promise<void> {
     await this.write(async () => {
       if ((await this.table.countRows()) === 0) return;
-      const missing = ["fts", "tenant_id", "acl"].filter((c) => !this.indexed.has(c));
+      let missing = ["fts", "tenant_id", "acl"].filter((c) => !this.indexed.has(c));
+      if (missing.length > 0) {
+        // Another replica may have built them since this one opened the table.
+        for (const i of await this.table.listIndices()) for (const c of i.columns) this.indexed.add(c);
+        missing = missing.filter((c) => !this.indexed.has(c));
+      }
       if (missing.length === 0) {
         if (this.writesSinceOptimize > 0) {
           // Compacts fragments and folds new rows into every index.

@@ -1,5 +1,4 @@
 import JSZip from "jszip";
-import mammoth from "mammoth";
 import type { ExtractedDocument } from "../types.ts";
 import { htmlToDocument } from "./html.ts";
 import { meaningfulTitle, readCoreTitle } from "./office.ts";
@@ -13,6 +12,8 @@ const STYLE_MAP = ["p[style-name='Title'] => p.atom-title:fresh", "p[style-name=
  * else the first heading. Throws whatever mammoth/jszip throw for damaged files (the caller wraps it).
  */
 export async function extractDocx(bytes: Buffer, fileName: string): Promise<ExtractedDocument> {
+  // Loaded on demand: memory without Word files never carries mammoth.
+  const { default: mammoth } = await import("mammoth");
   const result = await mammoth.convertToHtml(
     { buffer: bytes },
     { styleMap: STYLE_MAP, ignoreEmptyParagraphs: true },

@@ -1,4 +1,4 @@
-import ExcelJS from "exceljs";
+import type ExcelJS from "exceljs";
 import type { ExtractedDocument, ExtractedSection } from "../types.ts";
 
 /*
@@ -127,7 +127,9 @@ function sheetText(rows: RowCells[]): string {
  * Throws whatever exceljs throws for damaged files (the caller wraps it).
  */
 export async function extractXlsx(bytes: Buffer): Promise<ExtractedDocument> {
-  const wb = new ExcelJS.Workbook();
+  // Loaded on demand: memory without workbooks never carries exceljs.
+  const { default: excel } = await import("exceljs");
+  const wb = new excel.Workbook();
   // exceljs's typings expect the pre-Node-20 Buffer type; the bytes are the same.
   await wb.xlsx.load(bytes as unknown as ArrayBuffer);
   const sections: ExtractedSection[] = [];
