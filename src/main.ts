@@ -5,6 +5,7 @@ import type { Hono } from "hono";
 import type { BotFrameworkEndpoints } from "./adapters/teams/auth.ts";
 import { type Conversations, createConversations } from "./core/conversation.ts";
 import type { Messenger, Platform } from "./core/ports.ts";
+import { createGaugeSource } from "./core/gauges.ts";
 import { scheduleRetention } from "./core/maintenance.ts";
 import { createShares } from "./core/share.ts";
 import { JobWorker } from "./core/worker.ts";
@@ -19,6 +20,7 @@ import { OrgDomains, parseOrgDomains } from "./security/org-domains.ts";
 import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
+import { setGaugeSource } from "./observability/metrics.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
 import { createWorkflows, type Workflows } from "./workflows/index.ts";
@@ -175,6 +177,8 @@ export async function createAtom(
   });
 
   const app = createApp({ logger, readiness, routes });
+  const gauges = createGaugeSource({ db, jobs: jobs.store, memory });
+  setGaugeSource(gauges);
   return {
     config,
     logger,
@@ -191,6 +195,7 @@ export async function createAtom(
     connections,
     orgDomains,
     async close() {
+      setGaugeSource(undefined, gauges);
       await workflows.stop();
       connections.stop();
       await jobs.stop();

@@ -4,7 +4,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/index.ts";
 import type { Memory } from "../memory/memory.ts";
 import type { Logger } from "../observability/logger.ts";
-import { answersTotal } from "../observability/metrics.ts";
+import { answersByModeTotal, answersTotal } from "../observability/metrics.ts";
 import { principalsFor } from "../security/permissions.ts";
 import { DEFAULT_MIN_CONFIDENCE } from "./answer.ts";
 import { askReply } from "./handlers/ask.ts";
@@ -264,6 +264,10 @@ export function createBot(deps: BotDeps): Bot {
         });
       }
       answersTotal.inc({ platform: msg.platform, intent: reply.intent, found: String(reply.found) });
+      if (reply.intent === "ask") {
+        const mode = !reply.found ? "not_found" : reply.generated ? "generated" : "extractive";
+        answersByModeTotal.inc({ platform: msg.platform, mode });
+      }
       // A handler may keep its reply to the asker only (a sign-in link); otherwise the reply is seen
       // as the message was.
       return { ...reply, visibility: reply.visibility === "ephemeral" ? "ephemeral" : msg.visibility };

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/index.ts";
 import type { Logger } from "../observability/logger.ts";
-import { searchSeconds } from "../observability/metrics.ts";
+import { searchSeconds, syncDocumentsTotal, syncErrorsTotal, syncSeconds } from "../observability/metrics.ts";
 import { chunkDocument } from "./chunk.ts";
 import { type Embedder, embeddingText } from "./embed.ts";
 import { type FeedSyncOptions, type FeedSyncSummary, syncFeed } from "./feed-sync.ts";
@@ -82,11 +82,13 @@ export class Memory {
    * note stored while the provider failed) are embedded too; failures land in `errors`.
    */
   async sync(source: Source, opts: SyncOptions): Promise<SyncSummary> {
-    const summary = await syncSource(this.db, this.store, source, {
-      ...opts,
-      embedder: this.embedder,
-      onChange: () => this.vocabularies.delete(opts.tenantId),
-    });
+    const summary = await countSync(source.kind, () =>
+      syncSource(this.db, this.store, source, {
+        ...opts,
+        embedder: this.embedder,
+        onChange: () => this.vocabularies.delete(opts.tenantId),
+      }),
+    );
     if (this.embedder) {
       try {
         await this.embedMissing(opts.tenantId);
@@ -129,11 +131,13 @@ export class Memory {
    * when an embedder is configured.
    */
   syncFeed(source: Source, opts: Omit<FeedSyncOptions, "embedder" | "onChange">): Promise<FeedSyncSummary> {
-    return syncFeed(this.db, this.store, source, {
-      ...opts,
-      embedder: this.embedder,
-      onChange: () => this.vocabularies.delete(opts.tenantId),
-    });
+    return countSync(source.kind, () =>
+      syncFeed(this.db, this.store, source, {
+        ...opts,
+        embedder: this.embedder,
+        onChange: () => this.vocabularies.delete(opts.tenantId),
+      }),
+    );
   }
 
   /**
@@ -319,4 +323,31 @@ export async function openMemory(opts: {
     );
   }
   return new Memory(opts.db, store, opts.logger, opts.embedder);
+}
+
+/**
+ * Runs one sync and records it in the metrics: documents added/updated/deleted and errors by
+ * source kind, and its duration by outcome (`ok`, `partial`, `failed` when it throws).
+ */
+async function countSync<
+  T extends { added: number; updated: number; deleted: number; errors: unknown[]; durationMs: number },
+>(kind: string, run: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  let summary: T;
+  try {
+    summary = await run();
+  } catch (err) {
+    syncErrorsTotal.inc({ kind });
+    syncSeconds.observe({ kind, outcome: "failed" }, (performance.now() - started) / 1000);
+    throw err;
+  }
+  if (summary.added > 0) syncDocumentsTotal.inc({ kind, change: "added" }, summary.added);
+  if (summary.updated > 0) syncDocumentsTotal.inc({ kind, change: "updated" }, summary.updated);
+  if (summary.deleted > 0) syncDocumentsTotal.inc({ kind, change: "deleted" }, summary.deleted);
+  if (summary.errors.length > 0) syncErrorsTotal.inc({ kind }, summary.errors.length);
+  syncSeconds.observe(
+    { kind, outcome: summary.errors.length > 0 ? "partial" : "ok" },
+    (performance.now() - started) / 1000,
+  );
+  return summary;
 }
