@@ -25,6 +25,8 @@ Commands:
   sync [--json]                  sync every connection (Google Drive) now
   transcribe <audio file> [--json] [--language <code>]
                                  transcribe a voice note (needs DEEPGRAM_API_KEY)
+  audit [--since 7d] [--json | --csv] [--tenant <id>] [--action <name>]
+                                 show or export the audit log (JSON lines or CSV)
 
 Settings come from the environment (see README): ATOM_DATA_DIR, DATABASE_URL, PORT, ATOM_DOCS_DIR, …`;
 
@@ -63,6 +65,8 @@ export async function run(
         return await transcribeCommand(rest, io);
       case "sync":
         return await syncCommand(rest, io);
+      case "audit":
+        return await (await import("./cli/audit.ts")).runAudit(rest, io, openForCli);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -1,3 +1,4 @@
+import { appendAudit } from "./audit.ts";
 import type { Db } from "./types.ts";
 
 /** Tables whose rows belong to one tenant's conversations, deleted when a workspace leaves. */
@@ -19,15 +20,16 @@ export async function purgeConversationData(db: Db, tenantId: string): Promise<s
   return failed;
 }
 
-/** Writes one audit log entry. */
+/** Writes one audit log entry (see db/audit.ts for the full entry shape). */
 export async function audit(
   db: Db,
-  entry: { tenantId: string; actor: string; action: string; detail: Record<string, unknown> },
+  entry: {
+    tenantId: string;
+    actor: string;
+    action: string;
+    platform?: string;
+    detail: Record<string, unknown>;
+  },
 ): Promise<void> {
-  await db.query("INSERT INTO audit_log (tenant_id, actor, action, detail) VALUES ($1, $2, $3, $4::jsonb)", [
-    entry.tenantId,
-    entry.actor,
-    entry.action,
-    JSON.stringify(entry.detail),
-  ]);
+  await appendAudit(db, entry);
 }

@@ -47,8 +47,9 @@ export function lifecycleHandler(deps: {
     await audit(deps.db, {
       tenantId,
       actor: "slack",
-      action: "slack.uninstalled",
-      detail: { reason: why },
+      action: "uninstall",
+      platform: "slack",
+      detail: { reason: why, purged: ["installation", "conversations", "memory"], failedTables: failed },
     }).catch((err: unknown) => log.warn({ err }, "audit log entry failed"));
     log.info({ tenantId, why }, "slack workspace removed; its installation, events and memory were purged");
     return { tenantId, purged: true };

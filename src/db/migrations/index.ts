@@ -7,6 +7,7 @@ import { m005Shares } from "./005_shares.ts";
 import { m006TeamsUsers } from "./006_teams_users.ts";
 import { m007Connections } from "./007_connections.ts";
 import { m008Workflows } from "./008_workflows.ts";
+import { m011Operations } from "./011_operations.ts";
 
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
 export const migrations: Migration[] = [
@@ -18,4 +19,5 @@ export const migrations: Migration[] = [
   m006TeamsUsers,
   m007Connections,
   m008Workflows,
+  m011Operations,
 ];
