@@ -7,6 +7,7 @@ import { type Conversations, createConversations } from "./core/conversation.ts"
 import type { Messenger, Platform } from "./core/ports.ts";
 import { createGaugeSource } from "./core/gauges.ts";
 import { scheduleRetention } from "./core/maintenance.ts";
+import { registerOperations } from "./core/operations.ts";
 import { createShares } from "./core/share.ts";
 import { JobWorker } from "./core/worker.ts";
 import { createBot } from "./bot/core.ts";
@@ -176,6 +177,7 @@ export async function createAtom(
     },
   });
 
+  registerOperations({ bot, db, memory, logger });
   const app = createApp({ logger, readiness, routes });
   const gauges = createGaugeSource({ db, jobs: jobs.store, memory });
   setGaugeSource(gauges);
@@ -295,7 +297,10 @@ export async function startServer(
         threadDays: config.env.ATOM_RETENTION_THREAD_DAYS,
         eventDays: config.env.ATOM_RETENTION_EVENT_DAYS,
         deadJobDays: DEFAULT_RETENTION.deadJobDays,
+        runLogDays: config.env.ATOM_RETENTION_RUN_LOG_DAYS,
+        auditDays: config.env.ATOM_RETENTION_AUDIT_DAYS,
       },
+      table: atom.memory.store,
     }),
   );
   if (config.docsDir) stops.push(scheduleFolderSync(atom, config.docsDir, config.syncIntervalSeconds * 1000));

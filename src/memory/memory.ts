@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/index.ts";
+import { LatencyWindow } from "../observability/latency.ts";
 import type { Logger } from "../observability/logger.ts";
 import { searchSeconds, syncDocumentsTotal, syncErrorsTotal, syncSeconds } from "../observability/metrics.ts";
 import { chunkDocument } from "./chunk.ts";
@@ -45,6 +46,8 @@ export class Memory {
   /** Fusion settings of hybrid search (used only with an embedder). */
   hybrid: HybridOptions = DEFAULT_HYBRID;
   private tableVersion: number | undefined;
+  /** Search latencies of the last hour per tenant (status, dashboard). */
+  readonly searchLatency = new LatencyWindow();
   private versionCheckedAt = 0;
 
   constructor(
@@ -73,6 +76,7 @@ export class Memory {
       result.tookMs += performance.now() - started;
     }
     searchSeconds.observe({ mode: result.mode }, result.tookMs / 1000);
+    this.searchLatency.record(opts.tenantId, result.tookMs);
     return result;
   }
 
@@ -167,6 +171,8 @@ export class Memory {
     tenantId: string;
     text: string;
     author: string;
+    /** Who stored it, `<platform>:<user id>` (what "forget my notes" matches). */
+    authorKey?: string;
     acl: Principal[];
   }): Promise<DocumentMeta> {
     const id = randomUUID();
@@ -200,9 +206,18 @@ export class Memory {
     await this.store.replaceDocument(meta, chunks, vectors);
     await this.store.refreshIndex();
     await this.db.query(
-      `INSERT INTO documents (tenant_id, source_id, doc_id, uri, title, mime, version, content_hash, modified_at, acl, chunk_count)
-       VALUES ($1, $2, $3, $4, $5, 'text/plain', '1', '', now(), $6::jsonb, $7)`,
-      [input.tenantId, NOTES_SOURCE, id, meta.uri, title, JSON.stringify(input.acl), chunks.length],
+      `INSERT INTO documents (tenant_id, source_id, doc_id, uri, title, mime, version, content_hash, modified_at, acl, chunk_count, author)
+       VALUES ($1, $2, $3, $4, $5, 'text/plain', '1', '', now(), $6::jsonb, $7, $8)`,
+      [
+        input.tenantId,
+        NOTES_SOURCE,
+        id,
+        meta.uri,
+        title,
+        JSON.stringify(input.acl),
+        chunks.length,
+        input.authorKey ?? null,
+      ],
     );
     await this.db.query(
       "UPDATE sources SET last_sync_at = now(), last_status = 'ok' WHERE tenant_id = $1 AND source_id = $2",
@@ -210,6 +225,29 @@ export class Memory {
     );
     this.vocabularies.delete(input.tenantId);
     return meta;
+  }
+
+  /**
+   * Deletes every note a person stored in a tenant: notes recorded with their `authorKey`, and
+   * notes from before authors were recorded whose title names them (`Note from <author>, …`).
+   * Removes the chunks from LanceDB and the document rows. @returns how many notes went.
+   */
+  async forgetNotes(tenantId: string, authorKey: string, authorNames: string[]): Promise<number> {
+    const r = await this.db.query<{ doc_id: string }>(
+      `SELECT doc_id FROM documents WHERE tenant_id = $1 AND source_id = $2
+         AND (author = $3 OR (author IS NULL AND substring(title FROM '^Note from (.*), [0-9-]+$') = ANY($4::text[])))`,
+      [tenantId, NOTES_SOURCE, authorKey, authorNames],
+    );
+    const ids = r.rows.map((x) => x.doc_id);
+    if (ids.length === 0) return 0;
+    await this.store.deleteDocuments(tenantId, NOTES_SOURCE, ids);
+    await this.store.refreshIndex();
+    await this.db.query(
+      "DELETE FROM documents WHERE tenant_id = $1 AND source_id = $2 AND doc_id = ANY($3::text[])",
+      [tenantId, NOTES_SOURCE, ids],
+    );
+    this.vocabularies.delete(tenantId);
+    return ids.length;
   }
 
   /** Per-source counts and last sync of a tenant. */

@@ -7,6 +7,7 @@ import type { Migration } from "../migrate.ts";
  *   delete them).
  * - `rate_limit_hits`: counters per scope (`question:user:<tenant>:<user>`, …) and fixed window,
  *   shared by every replica.
+ * - `documents.author`: who stored a note ("<platform>:<user id>"), so "forget my notes" finds them.
  * - `maintenance_runs`: the last run of each maintenance task (retention, LanceDB optimize) and
  *   what it did, for `status` and the dashboard.
  */
@@ -21,12 +22,15 @@ CREATE FUNCTION audit_log_refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_update();
 
 CREATE TABLE rate_limit_hits (
+  tenant_id text NOT NULL,
   scope text NOT NULL,
   window_start timestamptz NOT NULL,
   hits integer NOT NULL DEFAULT 0,
   PRIMARY KEY (scope, window_start)
 );
 CREATE INDEX rate_limit_hits_window ON rate_limit_hits (window_start);
+
+ALTER TABLE documents ADD COLUMN author text;
 
 CREATE TABLE maintenance_runs (
   task text PRIMARY KEY,
