@@ -77,6 +77,8 @@ const schema = z.object({
   ATOM_RETENTION_EVENT_DAYS: int(7, 1, 3650),
   ATOM_RETENTION_RUN_LOG_DAYS: int(90, 1, 3650),
   ATOM_RETENTION_AUDIT_DAYS: int(365, 30, 3650),
+  SENTRY_DSN: optionalString,
+  SENTRY_ENVIRONMENT: optionalString,
   ATOM_SYNC_CONCURRENCY: int(4, 1, 32),
   ATOM_SYNC_MAX_FILE_MB: int(50, 1, 2048),
   ATOM_ORG_DOMAINS: optionalString,

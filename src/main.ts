@@ -21,6 +21,7 @@ import { OrgDomains, parseOrgDomains } from "./security/org-domains.ts";
 import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
+import { startErrorReporting } from "./observability/errors.ts";
 import { setGaugeSource } from "./observability/metrics.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
@@ -285,6 +286,10 @@ export async function startServer(
   config: Config,
   opts: { logger?: Logger; teamsEndpoints?: BotFrameworkEndpoints } = {},
 ): Promise<RunningServer> {
+  const stopErrorReporting = await startErrorReporting({
+    dsn: config.env.SENTRY_DSN,
+    environment: config.env.SENTRY_ENVIRONMENT,
+  });
   const atom = await createAtom(config, opts);
   const { logger } = atom;
   const stops: (() => void)[] = [];
@@ -326,6 +331,7 @@ export async function startServer(
       for (const stop of stops) stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await atom.close();
+      await stopErrorReporting();
     },
   };
 }

@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import { errorSink } from "./errors.ts";
 import { currentRequestId } from "./request-context.ts";
 
 export type { Logger };
@@ -110,7 +111,18 @@ export function createLogger(level = "info", name = "atom", destination?: pino.D
         log: (obj) => scrubObject(obj, 0) as Record<string, unknown>,
       },
       hooks: {
-        logMethod(args, method) {
+        logMethod(args, method, level) {
+          const report = level >= 50 ? errorSink() : undefined;
+          const first = args[0] as unknown;
+          if (report && first && typeof first === "object" && "err" in first) {
+            const { err, ...context } = first as { err: unknown };
+            const msg = args.find((a, i) => i > 0 && typeof a === "string");
+            try {
+              report(err, { ...context, ...(msg ? { logMessage: msg } : {}) });
+            } catch {
+              // Reporting never breaks logging.
+            }
+          }
           const scrubbed = args.map((a) => (typeof a === "string" ? scrubSecrets(a) : a));
           return method.apply(this, scrubbed as Parameters<typeof method>);
         },
