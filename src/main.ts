@@ -8,6 +8,7 @@ import type { Messenger, Platform } from "./core/ports.ts";
 import { createGaugeSource } from "./core/gauges.ts";
 import { scheduleRetention } from "./core/maintenance.ts";
 import { registerOperations } from "./core/operations.ts";
+import { createRateLimiter } from "./core/rate-limits.ts";
 import { createShares } from "./core/share.ts";
 import { JobWorker } from "./core/worker.ts";
 import { createBot } from "./bot/core.ts";
@@ -100,7 +101,25 @@ export async function createAtom(
   const jobs = new JobWorker(new JobStore(db), { logger: logger.child({ component: "jobs" }) });
   const voice = createVoiceNotes({ config, db, logger });
   const orgDomains = new OrgDomains(db, parseOrgDomains(config.env.ATOM_ORG_DOMAINS));
-  const bot = createBot({ db, memory, logger, config, voice, orgDomains: (t) => orgDomains.forTenant(t) });
+  const limiter = createRateLimiter({
+    db,
+    logger,
+    settings: {
+      questionsPerUser: config.env.ATOM_LIMIT_QUESTIONS_PER_USER_HOUR,
+      questionsPerWorkspace: config.env.ATOM_LIMIT_QUESTIONS_PER_WORKSPACE_HOUR,
+      transcriptionsPerUser: config.env.ATOM_LIMIT_TRANSCRIPTIONS_PER_USER_HOUR,
+      transcriptionsPerWorkspace: config.env.ATOM_LIMIT_TRANSCRIPTIONS_PER_WORKSPACE_HOUR,
+    },
+  });
+  const bot = createBot({
+    db,
+    memory,
+    logger,
+    config,
+    voice,
+    limiter,
+    orgDomains: (t) => orgDomains.forTenant(t),
+  });
   const conversations = createConversations({
     bot,
     jobs,

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ChatAction, ChatMessage } from "../core/ports.ts";
+import { limitText, type RateLimiter } from "../core/rate-limits.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/index.ts";
 import type { Memory } from "../memory/memory.ts";
@@ -47,6 +48,8 @@ export interface BotDeps {
   orgDomains?: (tenantId: string) => Promise<string[]>;
   /** Overrides the answer confidence threshold (default: ATOM_ANSWER_MIN_SCORE or the calibrated one). */
   minConfidence?: number;
+  /** Limits questions and transcriptions per user and workspace; no limits without it. */
+  limiter?: RateLimiter;
 }
 
 /** Earlier user turns of a thread that are taken into account. */
@@ -140,6 +143,12 @@ export function createBot(deps: BotDeps): Bot {
     };
     const command = commands.find((c) => c.kind === intent.kind);
     if (command) return command.handle(ctx);
+    // The terminal (`atom ask`, `atom eval`, `atom chat`) is the operator's own: never limited.
+    if (deps.limiter && msg.platform !== "console" && (intent.kind === "ask" || intent.kind === "search")) {
+      const d = await deps.limiter.check("question", msg);
+      if (!d.ok)
+        return makeReply({ intent: "rate_limited", text: limitText("question", d), visibility: "ephemeral" });
+    }
     switch (intent.kind) {
       case "help":
         return helpReply(commands.flatMap((c) => c.help ?? []));
@@ -196,6 +205,18 @@ export function createBot(deps: BotDeps): Bot {
       try {
         const audio = deps.voice ? msg.files.find((f) => deps.voice!.isVoiceNote(f)) : undefined;
         if (audio && deps.voice) {
+          const d =
+            deps.limiter && msg.platform !== "console"
+              ? await deps.limiter.check("transcription", msg)
+              : { ok: true as const };
+          if (!d.ok) {
+            return makeReply({
+              intent: "rate_limited",
+              text: limitText("transcription", d),
+              found: false,
+              visibility: "ephemeral",
+            });
+          }
           const result = await deps.voice.transcribe(audio, {
             tenantId: msg.tenantId,
             speaker: msg.userEmail ?? msg.userId,
