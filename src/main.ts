@@ -25,6 +25,8 @@ import { createLogger, type Logger } from "./observability/logger.ts";
 import { startErrorReporting } from "./observability/errors.ts";
 import { setGaugeSource } from "./observability/metrics.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
+import { type AdminWeb, createAdminWeb, registerSettingsCommand } from "./server/admin-session.ts";
+import { loadMasterKey } from "./security/crypto.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
 import { createWorkflows, type Workflows } from "./workflows/index.ts";
 
@@ -54,6 +56,8 @@ export interface Atom {
   connections: ConnectionService;
   /** The tenants' own e-mail domains (public-channel rule). */
   orgDomains: OrgDomains;
+  /** The admin web session: `settings` links from chat, `requireAdmin`/`checkCsrf` for admin pages. */
+  admin: AdminWeb;
   /** Stops timers and closes the database and memory. */
   close(): Promise<void>;
 }
@@ -133,6 +137,16 @@ export async function createAtom(
   });
 
   const routes: RouteMounter[] = [];
+  // The master key is loaded on first use (an Atom that never stores a secret never needs it).
+  let masterKey: Buffer | undefined;
+  const getMasterKey = () =>
+    (masterKey ??= loadMasterKey({
+      envKey: config.env.ATOM_ENCRYPTION_KEY,
+      dataDir: config.dataDir,
+      logger,
+    }));
+  const admin = createAdminWeb({ db, masterKey: getMasterKey, publicUrl: config.publicUrl });
+  registerSettingsCommand(bot, admin);
   const messengers = new Map<Platform, Messenger>();
   // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.
   const shares = createShares({ db, messengers, logger });
@@ -216,6 +230,7 @@ export async function createAtom(
     workflows,
     connections,
     orgDomains,
+    admin,
     async close() {
       setGaugeSource(undefined, gauges);
       await workflows.stop();
