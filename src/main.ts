@@ -26,6 +26,7 @@ import { startErrorReporting } from "./observability/errors.ts";
 import { setGaugeSource } from "./observability/metrics.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
 import { type AdminWeb, createAdminWeb, registerSettingsCommand } from "./server/admin-session.ts";
+import { mountDashboard, registerDashboardCommand } from "./server/dashboard.tsx";
 import { loadMasterKey } from "./security/crypto.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
 import { createWorkflows, type Workflows } from "./workflows/index.ts";
@@ -147,6 +148,7 @@ export async function createAtom(
     }));
   const admin = createAdminWeb({ db, masterKey: getMasterKey, publicUrl: config.publicUrl });
   registerSettingsCommand(bot, admin);
+  registerDashboardCommand(bot, admin);
   const messengers = new Map<Platform, Messenger>();
   // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.
   const shares = createShares({ db, messengers, logger });
@@ -212,6 +214,7 @@ export async function createAtom(
   });
 
   registerOperations({ bot, db, memory, logger });
+  routes.push((a) => mountDashboard(a, { db, memory, readiness, admin, logger }));
   const app = createApp({ logger, readiness, routes });
   const gauges = createGaugeSource({ db, jobs: jobs.store, memory });
   setGaugeSource(gauges);

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ChatAction, ChatMessage } from "../core/ports.ts";
 import { limitText, type RateLimiter } from "../core/rate-limits.ts";
 import type { Config } from "../config.ts";
+import { countAnswer } from "../db/dashboard.ts";
 import type { Db } from "../db/index.ts";
 import type { Memory } from "../memory/memory.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -288,6 +289,9 @@ export function createBot(deps: BotDeps): Bot {
       if (reply.intent === "ask") {
         const mode = !reply.found ? "not_found" : reply.generated ? "generated" : "extractive";
         answersByModeTotal.inc({ platform: msg.platform, mode });
+        await countAnswer(db, msg.tenantId, mode).catch((err: unknown) =>
+          logger.warn({ err }, "counting the answer for the dashboard failed"),
+        );
       }
       // A handler may keep its reply to the asker only (a sign-in link); otherwise the reply is seen
       // as the message was.

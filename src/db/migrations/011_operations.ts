@@ -8,6 +8,8 @@ import type { Migration } from "../migrate.ts";
  * - `rate_limit_hits`: counters per scope (`question:user:<tenant>:<user>`, …) and fixed window,
  *   shared by every replica.
  * - `documents.author`: who stored a note ("<platform>:<user id>"), so "forget my notes" finds them.
+ * - `answer_stats`: answers per workspace, day and mode (extractive, generated, not_found) for the
+ *   dashboard's chart — counts only, no question text.
  * - `maintenance_runs`: the last run of each maintenance task (retention, LanceDB optimize) and
  *   what it did, for `status` and the dashboard.
  */
@@ -31,6 +33,14 @@ CREATE TABLE rate_limit_hits (
 CREATE INDEX rate_limit_hits_window ON rate_limit_hits (window_start);
 
 ALTER TABLE documents ADD COLUMN author text;
+
+CREATE TABLE answer_stats (
+  tenant_id text NOT NULL,
+  day date NOT NULL,
+  mode text NOT NULL,
+  answers integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_id, day, mode)
+);
 
 CREATE TABLE maintenance_runs (
   task text PRIMARY KEY,
