@@ -223,6 +223,7 @@ td.detail{word-break:break-word;max-width:340px}svg{width:100%;height:auto;displ
 form.filters{display:flex;flex-wrap:wrap;gap:6px;margin-bottom:8px}form.filters input,form.filters select,form.filters button{font:inherit;padding:5px 7px;border:1px solid var(--line);border-radius:6px;min-width:0}
 .legend span{display:inline-block;margin-right:10px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
 .kpi{font-size:22px;font-weight:600}
+@media (max-width:600px){#audit-table .detail{display:none}main{padding:8px;gap:8px}th,td{padding:4px}}
 `;
 
 function Page(props: { admin: AdminSession; data: Data; filters: Filters }) {
@@ -278,7 +279,9 @@ function Page(props: { admin: AdminSession; data: Data; filters: Filters }) {
           </section>
           <section id="memory">
             <h2>Memory</h2>
-            <div class="kpi">{running.toLocaleString("en")} passages</div>
+            <div class="kpi">
+              {running.toLocaleString("en")} passage{running === 1 ? "" : "s"}
+            </div>
             <p class="muted">
               Table {formatBytes(data.table.bytes)} on disk · {data.table.versions} version(s) ·{" "}
               {data.table.unindexedRows} row(s) not yet indexed · search{" "}
@@ -427,7 +430,7 @@ function AuditSection(props: {
               <th>When</th>
               <th>Who</th>
               <th>What</th>
-              <th>Detail</th>
+              <th class="detail">Detail</th>
             </tr>
           </thead>
           <tbody>
