@@ -114,6 +114,14 @@ export async function applyRetention(
     ],
     ["oauth_states", "DELETE FROM oauth_states WHERE expires_at < $1::timestamptz", [now]],
     [
+      // Daily answer counts of the dashboard (no text): kept as long as the audit log.
+      "answer_stats",
+      `DELETE FROM answer_stats t WHERE t.day < ($1::timestamptz - make_interval(days => coalesce(
+        (SELECT greatest(1, (s.value->>'auditDays')::int) FROM settings s WHERE s.tenant_id = t.tenant_id AND s.key = '${SETTINGS_KEY}'),
+        $2)))::date`,
+      [now, days(policy.auditDays)],
+    ],
+    [
       "rate_limit_hits",
       "DELETE FROM rate_limit_hits WHERE window_start < $1::timestamptz - interval '2 days'",
       [now],
