@@ -207,4 +207,44 @@ describe("atom audit (CLI)", () => {
       else process.env.ATOM_DATA_DIR = prev;
     }
   }, 60_000);
+
+  it("atom retention sets a workspace's own policy, refuses unsafe values, and audit-logs the change", async () => {
+    const prev = process.env.ATOM_DATA_DIR;
+    process.env.ATOM_DATA_DIR = dataDir;
+    try {
+      const out = capture();
+      const err = capture();
+      expect(
+        await run(["retention", "--threads", "14", "--audit", "730"], {
+          stdout: out.stream,
+          stderr: err.stream,
+        }),
+      ).toBe(0);
+      expect(out.text()).toContain("threads: 14 days (this workspace)");
+      expect(out.text()).toContain("runs: 90 days (global)");
+      const bad = capture();
+      expect(await run(["retention", "--audit", "3"], { stdout: bad.stream, stderr: bad.stream })).toBe(2);
+      expect(bad.text()).toContain("auditDays must be a whole number of days from 30 to 3650");
+      const json = capture();
+      expect(
+        await run(["audit", "--json", "--action", "settings.changed"], {
+          stdout: json.stream,
+          stderr: err.stream,
+        }),
+      ).toBe(0);
+      const [entry] = json
+        .text()
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(entry).toMatchObject({
+        actor: "cli",
+        platform: "cli",
+        detail: { setting: "retention", before: {}, after: { threadDays: 14, auditDays: 730 } },
+      });
+    } finally {
+      if (prev === undefined) delete process.env.ATOM_DATA_DIR;
+      else process.env.ATOM_DATA_DIR = prev;
+    }
+  }, 60_000);
 });
