@@ -27,6 +27,10 @@ Commands:
                                  transcribe a voice note (needs DEEPGRAM_API_KEY)
   keys rotate                    re-encrypt stored AI keys with ATOM_ENCRYPTION_KEY (the old key in
                                  ATOM_ENCRYPTION_KEY_PREVIOUS)
+  audit [--since 7d] [--json | --csv] [--tenant <id>] [--action <name>]
+                                 show or export the audit log (JSON lines or CSV)
+  retention [--tenant <id>] [--threads N] [--events N] [--runs N] [--audit N]
+                                 show or set a workspace's own retention (days, or "default")
 
 Settings come from the environment (see README): ATOM_DATA_DIR, DATABASE_URL, PORT, ATOM_DOCS_DIR, …`;
 
@@ -67,6 +71,10 @@ export async function run(
         return await syncCommand(rest, io);
       case "keys":
         return await keysCommand(rest, io);
+      case "audit":
+        return await (await import("./cli/audit.ts")).runAudit(rest, io, openForCli);
+      case "retention":
+        return await (await import("./cli/retention.ts")).runRetention(rest, io, openForCli);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

@@ -5,7 +5,10 @@ import type { Hono } from "hono";
 import type { BotFrameworkEndpoints } from "./adapters/teams/auth.ts";
 import { type Conversations, createConversations } from "./core/conversation.ts";
 import type { Messenger, Platform } from "./core/ports.ts";
+import { createGaugeSource } from "./core/gauges.ts";
 import { scheduleRetention } from "./core/maintenance.ts";
+import { registerOperations } from "./core/operations.ts";
+import { createRateLimiter } from "./core/rate-limits.ts";
 import { createShares } from "./core/share.ts";
 import { JobWorker } from "./core/worker.ts";
 import { createBot } from "./bot/core.ts";
@@ -20,8 +23,11 @@ import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
 import { objectStoreOptions } from "./memory/object-store.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
+import { startErrorReporting } from "./observability/errors.ts";
+import { setGaugeSource } from "./observability/metrics.ts";
 import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.ts";
 import { type AdminWeb, createAdminWeb, registerSettingsCommand } from "./server/admin-session.ts";
+import { mountDashboard, registerDashboardCommand } from "./server/dashboard.tsx";
 import { mountSettings } from "./server/settings-page.tsx";
 import { loadMasterKey } from "./security/crypto.ts";
 import { type Ai, createAi, voiceKeySource } from "./ai/index.ts";
@@ -125,6 +131,16 @@ export async function createAtom(
   const ai = createAi({ config, db, logger, masterKey: getMasterKey, messengers });
   // Voice notes take the workspace's (or person's) Deepgram key from the vault, else DEEPGRAM_API_KEY.
   const voice = createVoiceNotes({ config, db, logger, keys: voiceKeySource(ai) });
+  const limiter = createRateLimiter({
+    db,
+    logger,
+    settings: {
+      questionsPerUser: config.env.ATOM_LIMIT_QUESTIONS_PER_USER_HOUR,
+      questionsPerWorkspace: config.env.ATOM_LIMIT_QUESTIONS_PER_WORKSPACE_HOUR,
+      transcriptionsPerUser: config.env.ATOM_LIMIT_TRANSCRIPTIONS_PER_USER_HOUR,
+      transcriptionsPerWorkspace: config.env.ATOM_LIMIT_TRANSCRIPTIONS_PER_WORKSPACE_HOUR,
+    },
+  });
   const bot = createBot({
     db,
     memory,
@@ -133,6 +149,7 @@ export async function createAtom(
     voice,
     orgDomains: (t) => orgDomains.forTenant(t),
     ai: ai.service,
+    limiter,
   });
   const conversations = createConversations({
     bot,
@@ -149,6 +166,7 @@ export async function createAtom(
   const routes: RouteMounter[] = [];
   const admin = createAdminWeb({ db, masterKey: getMasterKey, publicUrl: config.publicUrl });
   registerSettingsCommand(bot, admin);
+  registerDashboardCommand(bot, admin);
   registerAiStatus(bot, ai, config);
   routes.push((app) => mountSettings(app, { admin, ai }));
   // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.
@@ -226,7 +244,11 @@ export async function createAtom(
     },
   });
 
+  registerOperations({ bot, db, memory, logger });
+  routes.push((a) => mountDashboard(a, { db, memory, readiness, admin, logger }));
   const app = createApp({ logger, readiness, routes });
+  const gauges = createGaugeSource({ db, jobs: jobs.store, memory });
+  setGaugeSource(gauges);
   return {
     config,
     logger,
@@ -245,6 +267,7 @@ export async function createAtom(
     admin,
     ai,
     async close() {
+      setGaugeSource(undefined, gauges);
       await workflows.stop();
       connections.stop();
       await jobs.stop();
@@ -332,6 +355,10 @@ export async function startServer(
   config: Config,
   opts: { logger?: Logger; teamsEndpoints?: BotFrameworkEndpoints; microsoft?: MicrosoftTestOptions } = {},
 ): Promise<RunningServer> {
+  const stopErrorReporting = await startErrorReporting({
+    dsn: config.env.SENTRY_DSN,
+    environment: config.env.SENTRY_ENVIRONMENT,
+  });
   const atom = await createAtom(config, opts);
   const { logger } = atom;
   const stops: (() => void)[] = [];
@@ -344,7 +371,10 @@ export async function startServer(
         threadDays: config.env.ATOM_RETENTION_THREAD_DAYS,
         eventDays: config.env.ATOM_RETENTION_EVENT_DAYS,
         deadJobDays: DEFAULT_RETENTION.deadJobDays,
+        runLogDays: config.env.ATOM_RETENTION_RUN_LOG_DAYS,
+        auditDays: config.env.ATOM_RETENTION_AUDIT_DAYS,
       },
+      table: atom.memory.store,
     }),
   );
   if (config.docsDir) stops.push(scheduleFolderSync(atom, config.docsDir, config.syncIntervalSeconds * 1000));
@@ -370,6 +400,7 @@ export async function startServer(
       for (const stop of stops) stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await atom.close();
+      await stopErrorReporting();
     },
   };
 }

@@ -2,11 +2,13 @@ import { randomUUID } from "node:crypto";
 import type { ChatAction, ChatMessage } from "../core/ports.ts";
 import { classifyWithModel } from "../ai/intents.ts";
 import type { AiService } from "../ai/service.ts";
+import { limitText, type RateLimiter } from "../core/rate-limits.ts";
 import type { Config } from "../config.ts";
+import { countAnswer } from "../db/dashboard.ts";
 import type { Db } from "../db/index.ts";
 import type { Memory } from "../memory/memory.ts";
 import type { Logger } from "../observability/logger.ts";
-import { answersTotal } from "../observability/metrics.ts";
+import { answersByModeTotal, answersTotal } from "../observability/metrics.ts";
 import { principalsFor } from "../security/permissions.ts";
 import { DEFAULT_MIN_CONFIDENCE } from "./answer.ts";
 import { askReply } from "./handlers/ask.ts";
@@ -52,6 +54,8 @@ export interface BotDeps {
   minConfidence?: number;
   /** Generated answers, intents and usage with the workspace's own AI key (src/ai/). */
   ai?: AiService;
+  /** Limits questions and transcriptions per user and workspace; no limits without it. */
+  limiter?: RateLimiter;
 }
 
 /** Earlier user turns of a thread that are taken into account. */
@@ -175,6 +179,12 @@ export function createBot(deps: BotDeps): Bot {
     };
     const command = commands.find((c) => c.kind === intent.kind);
     if (command) return command.handle(ctx);
+    // The terminal (`atom ask`, `atom eval`, `atom chat`) is the operator's own: never limited.
+    if (deps.limiter && msg.platform !== "console" && (intent.kind === "ask" || intent.kind === "search")) {
+      const d = await deps.limiter.check("question", msg);
+      if (!d.ok)
+        return makeReply({ intent: "rate_limited", text: limitText("question", d), visibility: "ephemeral" });
+    }
     switch (intent.kind) {
       case "help":
         return helpReply(commands.flatMap((c) => c.help ?? []));
@@ -233,6 +243,18 @@ export function createBot(deps: BotDeps): Bot {
       try {
         const audio = deps.voice ? msg.files.find((f) => deps.voice!.isVoiceNote(f)) : undefined;
         if (audio && deps.voice) {
+          const d =
+            deps.limiter && msg.platform !== "console"
+              ? await deps.limiter.check("transcription", msg)
+              : { ok: true as const };
+          if (!d.ok) {
+            return makeReply({
+              intent: "rate_limited",
+              text: limitText("transcription", d),
+              found: false,
+              visibility: "ephemeral",
+            });
+          }
           const result = await deps.voice.transcribe(audio, {
             tenantId: msg.tenantId,
             speaker: msg.userEmail ?? msg.userId,
@@ -302,6 +324,13 @@ export function createBot(deps: BotDeps): Bot {
         });
       }
       answersTotal.inc({ platform: msg.platform, intent: reply.intent, found: String(reply.found) });
+      if (reply.intent === "ask") {
+        const mode = !reply.found ? "not_found" : reply.generated ? "generated" : "extractive";
+        answersByModeTotal.inc({ platform: msg.platform, mode });
+        await countAnswer(db, msg.tenantId, mode).catch((err: unknown) =>
+          logger.warn({ err }, "counting the answer for the dashboard failed"),
+        );
+      }
       // A handler may keep its reply to the asker only (a sign-in link); otherwise the reply is seen
       // as the message was.
       return { ...reply, visibility: reply.visibility === "ephemeral" ? "ephemeral" : msg.visibility };

@@ -42,6 +42,8 @@ export interface Reply {
   citations: Citation[];
   /** For `ask`: whether memory held a supporting passage. Always true for other intents. */
   found: boolean;
+  /** For `ask`: true when a model wrote the answer from the passages (else it is extractive). */
+  generated?: boolean;
   /** Buttons (feedback, share). */
   actions: ReplyAction[];
   /** `thread` = a normal reply in the thread; `ephemeral` = only the asker sees it. */

@@ -139,7 +139,7 @@ async function disconnect(service: ConnectionService, ctx: HandlerContext): Prom
       visibility: "ephemeral",
     });
   }
-  const docs = await service.disconnect(mine);
+  const docs = await service.disconnect(mine, { userId: msg.userId, platform: msg.platform });
   return makeReply({
     intent: "connections.disconnect",
     text: `Disconnected ${provider.label} (${mine.accountEmail ?? "your account"}): its ${docs} document${docs === 1 ? " is" : "s are"} removed from my memory.`,

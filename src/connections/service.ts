@@ -4,6 +4,7 @@ import { makeReply, type Reply } from "../bot/reply.ts";
 import type { Config } from "../config.ts";
 import type { Messenger, Platform } from "../core/ports.ts";
 import { type JobContext, type JobWorker, PermanentJobError, RetryJobError } from "../core/worker.ts";
+import { recordAudit } from "../db/audit.ts";
 import { type Connection, ConnectionStore } from "../db/connections.ts";
 import type { Job } from "../db/jobs.ts";
 import type { Db } from "../db/types.ts";
@@ -122,6 +123,13 @@ export class ConnectionService {
       tokensSealed: input.sealTokens,
     });
     if (request.userIsAdmin) await this.deps.orgDomains.learnFrom(request.tenantId, request.userEmail);
+    await recordAudit(this.deps.db, this.log, {
+      tenantId: request.tenantId,
+      actor: request.userId,
+      action: "connection.added",
+      platform: request.platform,
+      detail: { provider: input.provider, connection: connection.id, account: input.accountEmail ?? null },
+    });
     await this.enqueue(connection, "connect");
     return connection;
   }
@@ -174,12 +182,22 @@ export class ConnectionService {
     this.timer = undefined;
   }
 
-  /** Removes a connection and everything it brought into memory. @returns the documents removed. */
-  async disconnect(connection: Connection): Promise<number> {
+  /**
+   * Removes a connection and everything it brought into memory (audit-logged with `actor`, the
+   * platform user who asked). @returns the documents removed.
+   */
+  async disconnect(connection: Connection, actor?: { userId: string; platform: string }): Promise<number> {
     const provider = this.provider(connection.provider);
     const sourceId = sourceIdOf(provider?.sourceKind ?? connection.provider, connection.id);
     await this.store.delete(connection.id, sourceId);
     await this.deps.memory.purgeSource(connection.tenantId, sourceId);
+    await recordAudit(this.deps.db, this.log, {
+      tenantId: connection.tenantId,
+      actor: actor?.userId ?? connection.ownerUserId,
+      action: "connection.removed",
+      platform: actor?.platform ?? connection.ownerPlatform,
+      detail: { provider: connection.provider, connection: connection.id, documents: connection.documents },
+    });
     return connection.documents;
   }
 
@@ -213,6 +231,19 @@ export class ConnectionService {
       if (err instanceof InvalidGrantError) {
         const first = await this.store.markBroken(connection.id, "access was revoked or expired");
         log.warn({ first }, "connection broken: the grant was refused");
+        if (first) {
+          await recordAudit(this.deps.db, this.log, {
+            tenantId: connection.tenantId,
+            actor: "system",
+            action: "connection.broken",
+            platform: "system",
+            detail: {
+              provider: connection.provider,
+              connection: connection.id,
+              reason: "access was revoked or expired",
+            },
+          });
+        }
         if (first) await this.notify(connection, brokenReply(connection, provider));
         return { connectionId: connection.id, status: "broken" };
       }

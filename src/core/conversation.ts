@@ -16,6 +16,7 @@
 import type { Bot } from "../bot/types.ts";
 import type { Job } from "../db/jobs.ts";
 import type { Logger } from "../observability/logger.ts";
+import { currentRequestId, withRequestId } from "../observability/request-context.ts";
 import type { ChatAction, ChatMessage, Platform, Reply, ReplyStream } from "./ports.ts";
 import { PermanentJobError, type JobWorker } from "./worker.ts";
 import { redactPastedKeysDeep } from "../security/pasted-keys.ts";
@@ -30,6 +31,8 @@ export interface InboundEnvelope<B = unknown> {
   kind: "message" | "action";
   /** The platform payload as received (no secrets: tokens are never part of it). */
   body: B;
+  /** Id of the webhook request that delivered it; the worker logs under the same id. */
+  requestId?: string;
 }
 
 /** A normalised inbound message plus whatever the adapter needs to answer it (e.g. a response URL). */
@@ -232,12 +235,16 @@ export function createConversations(deps: {
       const env = job.payload;
       const adapter = adapters.get(env?.platform);
       if (!adapter) throw new PermanentJobError(`no adapter for platform ${String(env?.platform)}`);
-      const out =
-        env.kind === "action"
-          ? await handleAction(adapter, env.body)
-          : await handleMessage(adapter, env.body);
-      if ("ignored" in out) log.debug({ key: job.key, reason: out.ignored }, "inbound delivery not answered");
-      return out;
+      return withRequestId(env.requestId ?? `job-${job.id}`, async () => {
+        const out =
+          env.kind === "action"
+            ? await handleAction(adapter, env.body)
+            : await handleMessage(adapter, env.body);
+        if ("ignored" in out)
+          log.debug({ key: job.key, reason: out.ignored }, "inbound delivery not answered");
+        else log.debug({ platform: env.platform, kind: env.kind }, "inbound delivery answered");
+        return out;
+      });
     },
     {
       concurrency: opts.concurrency ?? 16,
@@ -259,7 +266,7 @@ export function createConversations(deps: {
         queue: INBOUND_QUEUE,
         tenantId: `${envelope.platform}:${identity.workspace}`,
         key: identity.key,
-        payload: envelope,
+        payload: { ...envelope, requestId: envelope.requestId ?? currentRequestId() },
         maxAttempts: opts.maxAttempts ?? 5,
       });
       return out.created ? "accepted" : "duplicate";

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../db/index.ts";
+import { LatencyWindow } from "../observability/latency.ts";
 import { advisoryLock } from "../db/locks.ts";
 import type { Logger } from "../observability/logger.ts";
-import { searchSeconds } from "../observability/metrics.ts";
+import { searchSeconds, syncDocumentsTotal, syncErrorsTotal, syncSeconds } from "../observability/metrics.ts";
 import { chunkDocument } from "./chunk.ts";
 import { type Embedder, embeddingText } from "./embed.ts";
 import { type FeedSyncOptions, type FeedSyncSummary, syncFeed } from "./feed-sync.ts";
@@ -46,6 +47,8 @@ export class Memory {
   /** Fusion settings of hybrid search (used only with an embedder). */
   hybrid: HybridOptions = DEFAULT_HYBRID;
   private tableVersion: number | undefined;
+  /** Search latencies of the last hour per tenant (status, dashboard). */
+  readonly searchLatency = new LatencyWindow();
   private versionCheckedAt = 0;
 
   constructor(
@@ -74,6 +77,7 @@ export class Memory {
       result.tookMs += performance.now() - started;
     }
     searchSeconds.observe({ mode: result.mode }, result.tookMs / 1000);
+    this.searchLatency.record(opts.tenantId, result.tookMs);
     return result;
   }
 
@@ -83,11 +87,13 @@ export class Memory {
    * note stored while the provider failed) are embedded too; failures land in `errors`.
    */
   async sync(source: Source, opts: SyncOptions): Promise<SyncSummary> {
-    const summary = await syncSource(this.db, this.store, source, {
-      ...opts,
-      embedder: this.embedder,
-      onChange: () => this.vocabularies.delete(opts.tenantId),
-    });
+    const summary = await countSync(source.kind, () =>
+      syncSource(this.db, this.store, source, {
+        ...opts,
+        embedder: this.embedder,
+        onChange: () => this.vocabularies.delete(opts.tenantId),
+      }),
+    );
     if (this.embedder) {
       try {
         await this.embedMissing(opts.tenantId);
@@ -130,11 +136,13 @@ export class Memory {
    * when an embedder is configured.
    */
   syncFeed(source: Source, opts: Omit<FeedSyncOptions, "embedder" | "onChange">): Promise<FeedSyncSummary> {
-    return syncFeed(this.db, this.store, source, {
-      ...opts,
-      embedder: this.embedder,
-      onChange: () => this.vocabularies.delete(opts.tenantId),
-    });
+    return countSync(source.kind, () =>
+      syncFeed(this.db, this.store, source, {
+        ...opts,
+        embedder: this.embedder,
+        onChange: () => this.vocabularies.delete(opts.tenantId),
+      }),
+    );
   }
 
   /**
@@ -164,6 +172,8 @@ export class Memory {
     tenantId: string;
     text: string;
     author: string;
+    /** Who stored it, `<platform>:<user id>` (what "forget my notes" matches). */
+    authorKey?: string;
     acl: Principal[];
   }): Promise<DocumentMeta> {
     const id = randomUUID();
@@ -197,9 +207,18 @@ export class Memory {
     await this.store.replaceDocument(meta, chunks, vectors);
     await this.store.refreshIndex();
     await this.db.query(
-      `INSERT INTO documents (tenant_id, source_id, doc_id, uri, title, mime, version, content_hash, modified_at, acl, chunk_count)
-       VALUES ($1, $2, $3, $4, $5, 'text/plain', '1', '', now(), $6::jsonb, $7)`,
-      [input.tenantId, NOTES_SOURCE, id, meta.uri, title, JSON.stringify(input.acl), chunks.length],
+      `INSERT INTO documents (tenant_id, source_id, doc_id, uri, title, mime, version, content_hash, modified_at, acl, chunk_count, author)
+       VALUES ($1, $2, $3, $4, $5, 'text/plain', '1', '', now(), $6::jsonb, $7, $8)`,
+      [
+        input.tenantId,
+        NOTES_SOURCE,
+        id,
+        meta.uri,
+        title,
+        JSON.stringify(input.acl),
+        chunks.length,
+        input.authorKey ?? null,
+      ],
     );
     await this.db.query(
       "UPDATE sources SET last_sync_at = now(), last_status = 'ok' WHERE tenant_id = $1 AND source_id = $2",
@@ -207,6 +226,29 @@ export class Memory {
     );
     this.vocabularies.delete(input.tenantId);
     return meta;
+  }
+
+  /**
+   * Deletes every note a person stored in a tenant: notes recorded with their `authorKey`, and
+   * notes from before authors were recorded whose title names them (`Note from <author>, …`).
+   * Removes the chunks from LanceDB and the document rows. @returns how many notes went.
+   */
+  async forgetNotes(tenantId: string, authorKey: string, authorNames: string[]): Promise<number> {
+    const r = await this.db.query<{ doc_id: string }>(
+      `SELECT doc_id FROM documents WHERE tenant_id = $1 AND source_id = $2
+         AND (author = $3 OR (author IS NULL AND substring(title FROM '^Note from (.*), [0-9-]+$') = ANY($4::text[])))`,
+      [tenantId, NOTES_SOURCE, authorKey, authorNames],
+    );
+    const ids = r.rows.map((x) => x.doc_id);
+    if (ids.length === 0) return 0;
+    await this.store.deleteDocuments(tenantId, NOTES_SOURCE, ids);
+    await this.store.refreshIndex();
+    await this.db.query(
+      "DELETE FROM documents WHERE tenant_id = $1 AND source_id = $2 AND doc_id = ANY($3::text[])",
+      [tenantId, NOTES_SOURCE, ids],
+    );
+    this.vocabularies.delete(tenantId);
+    return ids.length;
   }
 
   /** Per-source counts and last sync of a tenant. */
@@ -326,4 +368,31 @@ export async function openMemory(opts: {
     );
   }
   return new Memory(opts.db, store, opts.logger, opts.embedder);
+}
+
+/**
+ * Runs one sync and records it in the metrics: documents added/updated/deleted and errors by
+ * source kind, and its duration by outcome (`ok`, `partial`, `failed` when it throws).
+ */
+async function countSync<
+  T extends { added: number; updated: number; deleted: number; errors: unknown[]; durationMs: number },
+>(kind: string, run: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  let summary: T;
+  try {
+    summary = await run();
+  } catch (err) {
+    syncErrorsTotal.inc({ kind });
+    syncSeconds.observe({ kind, outcome: "failed" }, (performance.now() - started) / 1000);
+    throw err;
+  }
+  if (summary.added > 0) syncDocumentsTotal.inc({ kind, change: "added" }, summary.added);
+  if (summary.updated > 0) syncDocumentsTotal.inc({ kind, change: "updated" }, summary.updated);
+  if (summary.deleted > 0) syncDocumentsTotal.inc({ kind, change: "deleted" }, summary.deleted);
+  if (summary.errors.length > 0) syncErrorsTotal.inc({ kind }, summary.errors.length);
+  syncSeconds.observe(
+    { kind, outcome: summary.errors.length > 0 ? "partial" : "ok" },
+    (performance.now() - started) / 1000,
+  );
+  return summary;
 }

@@ -445,6 +445,56 @@ export class ChunkStore {
     });
   }
 
+  /**
+   * Scheduled maintenance, in the write queue: compacts fragments, folds new rows into every
+   * index (`optimize`) and deletes versions older than `keepVersionsMs` (default one hour).
+   * @returns what it did (fragments compacted, versions and bytes removed).
+   */
+  async maintain(keepVersionsMs = 3_600_000): Promise<{
+    fragmentsRemoved: number;
+    fragmentsAdded: number;
+    versionsRemoved: number;
+    bytesRemoved: number;
+  }> {
+    return this.write(async () => {
+      const s = await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) });
+      this.writesSinceOptimize = 0;
+      return {
+        fragmentsRemoved: s.compaction.fragmentsRemoved,
+        fragmentsAdded: s.compaction.fragmentsAdded,
+        versionsRemoved: s.prune.oldVersionsRemoved,
+        bytesRemoved: s.prune.bytesRemoved,
+      };
+    });
+  }
+
+  /**
+   * Size of the chunks table: rows, bytes of the current version, versions kept, fragments
+   * (and small ones), and rows not yet in the full-text index.
+   */
+  async tableStats(): Promise<{
+    rows: number;
+    bytes: number;
+    versions: number;
+    fragments: number;
+    smallFragments: number;
+    unindexedRows: number;
+  }> {
+    const [stats, versions, fts] = await Promise.all([
+      this.table.stats(),
+      this.table.listVersions(),
+      this.indexed.has("fts") ? this.table.indexStats("fts_idx").catch(() => undefined) : undefined,
+    ]);
+    return {
+      rows: stats.numRows,
+      bytes: stats.totalBytes,
+      versions: versions.length,
+      fragments: stats.fragmentStats.numFragments,
+      smallFragments: stats.fragmentStats.numSmallFragments,
+      unindexedRows: fts ? fts.numUnindexedRows : stats.numRows,
+    };
+  }
+
   /** The table, for queries. */
   get chunks(): lancedb.Table {
     return this.table;

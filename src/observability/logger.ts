@@ -1,4 +1,6 @@
 import pino, { type Logger } from "pino";
+import { errorSink } from "./errors.ts";
+import { currentRequestId } from "./request-context.ts";
 
 export type { Logger };
 
@@ -28,6 +30,20 @@ export const REDACT_PATHS = [
   "*.headers.authorization",
   "req.headers.authorization",
   "req.headers.cookie",
+  "cookie",
+  "*.cookie",
+  "headers.cookie",
+  "*.headers.cookie",
+  'headers["set-cookie"]',
+  '*.headers["set-cookie"]',
+  'headers["x-slack-signature"]',
+  '*.headers["x-slack-signature"]',
+  "masterKey",
+  "*.masterKey",
+  "signingSecret",
+  "*.signingSecret",
+  "dsn",
+  "*.dsn",
 ];
 
 const SECRET_PATTERNS: RegExp[] = [
@@ -40,27 +56,73 @@ const SECRET_PATTERNS: RegExp[] = [
   /ya29\.[A-Za-z0-9._-]{8,}/g,
   /1\/\/0[A-Za-z0-9._-]{8,}/g,
   /GOCSPX-[A-Za-z0-9_-]{8,}/g,
+  // Deepgram and Basic credentials in header form.
+  /Basic\s+[A-Za-z0-9+/=]{8,}/g,
+  // JSON Web Tokens (Bot Framework, Entra) wherever they appear.
+  /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g,
+];
+
+/**
+ * Secrets that travel as a parameter or header value: signed single-use links (`?link=`,
+ * `?token=`, `?sig=`), OAuth codes and states, and cookies. The name stays, the value goes.
+ */
+const SECRET_PARAMS: RegExp[] = [
+  /([?&;](?:link|token|access_token|refresh_token|code|state|sig|signature|session|key|api_key)=)[^&\s"'<>]+/gi,
+  /((?:^|[\s"'{,])(?:cookie|set-cookie)["']?\s*[:=]\s*["']?)[^"'\n}]+/gi,
 ];
 
 /** Removes well-known secret shapes (Slack, OpenAI, Anthropic, Google tokens; bearer headers) from text. */
 export function scrubSecrets(text: string): string {
   let out = text;
   for (const re of SECRET_PATTERNS) out = out.replace(re, (m) => `${m.slice(0, 4)}…[redacted]`);
+  for (const re of SECRET_PARAMS) out = out.replace(re, (_m, name: string) => `${name}[redacted]`);
+  return out;
+}
+
+/** Scrubs secret shapes from every string in a log object (three levels deep; errors are left to their serializer). */
+function scrubObject(v: unknown, depth: number): unknown {
+  if (typeof v === "string") return scrubSecrets(v);
+  if (!v || typeof v !== "object" || depth > 3 || v instanceof Error) return v;
+  if (Array.isArray(v)) return v.map((x) => scrubObject(x, depth + 1));
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = scrubObject(x, depth + 1);
   return out;
 }
 
 /**
- * Creates the process logger (JSON lines on stderr, or on `destination` when given — tests capture
- * every line to check that no secret is logged; secrets redacted).
+ * Creates the process logger: JSON lines on stderr (or `destination`), secrets redacted by path
+ * ({@link REDACT_PATHS}) and by shape in messages and errors ({@link scrubSecrets}), and the
+ * current request id (`reqId`, see request-context.ts) on every line.
  */
 export function createLogger(level = "info", name = "atom", destination?: pino.DestinationStream): Logger {
   return pino(
     {
       name,
       level,
+      mixin() {
+        const reqId = currentRequestId();
+        return reqId ? { reqId } : {};
+      },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      formatters: {
+        // Values of any field (a URL with a signed link, a header dump) are scrubbed too.
+        log: (obj) => scrubObject(obj, 0) as Record<string, unknown>,
+      },
       hooks: {
-        logMethod(args, method) {
+        logMethod(args, method, level) {
+          const report = level >= 50 ? errorSink() : undefined;
+          const first = args[0] as unknown;
+          if (report && first && typeof first === "object" && "err" in first) {
+            const { err, ...context } = first as { err: unknown };
+            const msg = args.find((a, i) => i > 0 && typeof a === "string");
+            try {
+              report(err, { ...context, ...(msg ? { logMessage: msg } : {}) });
+            } catch {
+              // Reporting never breaks logging.
+            }
+          }
           const scrubbed = args.map((a) => (typeof a === "string" ? scrubSecrets(a) : a));
           return method.apply(this, scrubbed as Parameters<typeof method>);
         },

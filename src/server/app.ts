@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { Logger } from "../observability/logger.ts";
 import { registry } from "../observability/metrics.ts";
+import { newRequestId, withRequestId } from "../observability/request-context.ts";
 
 /**
  * A readiness probe part: resolves (optionally with a short detail, e.g. "auth.test ok at
@@ -30,6 +31,14 @@ export interface ServerDeps {
  */
 export function createApp(deps: ServerDeps): Hono {
   const app = new Hono();
+
+  // A request id per request (X-Request-Id when given and safe): on every log line of the
+  // request, echoed in the response, and carried into the jobs it queues (webhook → reply).
+  app.use("*", async (c, next) => {
+    const id = newRequestId(c.req.header("x-request-id"));
+    c.header("X-Request-Id", id);
+    await withRequestId(id, next);
+  });
 
   app.get("/healthz", (c) => c.json({ ok: true }));
 

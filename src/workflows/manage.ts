@@ -3,6 +3,7 @@
  * rename|edit`, `workflow templates`. Reading is open to everyone in the workspace; changing a
  * workflow is for its owner or a workspace admin.
  */
+import { recordAudit } from "../db/audit.ts";
 import type { Reply } from "../bot/reply.ts";
 import type { ChatMessage } from "../core/ports.ts";
 import { formatWhen } from "./clock.ts";
@@ -184,6 +185,14 @@ export async function changeReply(
   const { store, db } = svc.deps;
   const now = svc.deps.now();
   const tz = wf.definition.trigger.tz;
+  const log = (action: string, detail: Record<string, unknown> = {}) =>
+    recordAudit(db, svc.deps.logger, {
+      tenantId: msg.tenantId,
+      actor: msg.userId,
+      action,
+      platform: msg.platform,
+      detail: { workflow: wf.name, ...detail },
+    });
   switch (verb) {
     case "pause":
       if (wf.status === "paused") return notice(`“${wf.name}” is already paused.`);
@@ -191,6 +200,7 @@ export async function changeReply(
         await store.lock(tx, wf.id);
         await store.setState(tx, wf.id, "paused", null);
       });
+      await log("workflow.paused");
       return notice(`Paused “${wf.name}”. Nothing more runs until “workflow resume ${wf.name}”.`);
     case "resume": {
       const next = nextRun(wf.definition.trigger, now);
@@ -199,6 +209,7 @@ export async function changeReply(
         await store.lock(tx, wf.id);
         await store.setState(tx, wf.id, "active", next);
       });
+      await log("workflow.resumed");
       svc.deps.scheduler.wake();
       return notice(`Resumed “${wf.name}”. Next run: ${formatWhen(next, tz, now)} (${tz}).`);
     }
@@ -207,6 +218,7 @@ export async function changeReply(
         await store.lock(tx, wf.id);
         await store.setState(tx, wf.id, "deleted", null);
       });
+      await log("workflow.deleted");
       return notice(`Deleted “${wf.name}”. Its history is kept for the record.`);
     case "rename": {
       const name = arg.replace(/^["“']|["”']$/g, "").trim();
@@ -226,6 +238,7 @@ export async function changeReply(
         );
       });
       if (out === undefined) return notice(`There is already a workflow called “${name}”.`);
+      await log("workflow.renamed", { to: name, version: out });
       return notice(`Renamed “${wf.name}” to “${name}” (version ${out}).`);
     }
     case "rollback": {
@@ -243,6 +256,7 @@ export async function changeReply(
         await store.lock(tx, wf.id);
         await store.activate(tx, wf.id, version, next);
       });
+      await log("workflow.rolled_back", { version, from: wf.activeVersion });
       svc.deps.scheduler.wake();
       return notice(
         `“${target.definition.name}” runs version ${version} again: ${describeTrigger(target.definition.trigger, now)}.${next && wf.status !== "paused" ? ` Next run: ${formatWhen(next, target.definition.trigger.tz, now)}.` : ""}`,

@@ -3,6 +3,7 @@
  * for Confirm, runs and step logs. Works the same on PostgreSQL and PGlite.
  */
 import type { Db, Queryable } from "../db/types.ts";
+import { workflowRunsTotal } from "../observability/metrics.ts";
 import { DraftStore, RunInputs } from "./inputs.ts";
 import { parseDefinition, type WorkflowDefinition, type WorkflowOrigin } from "./definition.ts";
 import {
@@ -295,6 +296,7 @@ export class WorkflowStore {
       ],
     );
     const row = r.rows[0];
+    if (row) workflowRunsTotal.inc({ status: outcome.status });
     if (row && final && row.kind !== "dry_run") {
       await this.db.query(
         `UPDATE workflows SET last_run_at = (SELECT scheduled_for FROM workflow_runs WHERE id = $3::bigint),

@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Reply } from "../bot/reply.ts";
 import type { ChatAction, ChatMessage } from "../core/ports.ts";
+import { recordAudit } from "../db/audit.ts";
 import type { JobStore } from "../db/jobs.ts";
 import type { Db } from "../db/types.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -193,6 +194,13 @@ export class WorkflowService {
     });
     if (!out) return notice("This plan was already settled.", "workflow", "ephemeral");
     if ("gone" in out) return notice("That workflow was deleted in the meantime.", "workflow", "ephemeral");
+    await recordAudit(db, this.deps.logger, {
+      tenantId: action.tenantId,
+      actor: action.userId,
+      action: out.version > 1 ? "workflow.edited" : "workflow.created",
+      platform: action.platform,
+      detail: { workflow: out.name, version: out.version },
+    });
     this.deps.scheduler.wake();
     const when = formatWhen(next, def.trigger.tz, now);
     const text =

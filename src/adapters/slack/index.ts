@@ -12,6 +12,7 @@ import { webApi } from "@slack/bolt";
 import { Hono } from "hono";
 import type { Bot } from "../../bot/types.ts";
 import type { Config } from "../../config.ts";
+import { createAuditor } from "../../core/audit.ts";
 import type { Conversations } from "../../core/conversation.ts";
 import type { Messenger } from "../../core/ports.ts";
 import type { Shares } from "../../core/share.ts";
@@ -260,6 +261,7 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
             installations: credentials,
             client: anonClient,
             logger: log,
+            audit: createAuditor(db, log),
             publicUrl: config.publicUrl,
             stateTtlSeconds: opts.stateTtlSeconds,
             onInstalledBy: deps.onInstalledBy,

@@ -1,6 +1,7 @@
 import type { webApi } from "@slack/bolt";
 import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { Auditor } from "../../core/audit.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { OAuthStateStore, StateRefusal } from "../../security/oauth-state.ts";
 import { type SlackCredentials, tenantForTeam } from "./credentials.ts";
@@ -35,6 +36,8 @@ export interface SlackOAuthDeps {
   /** A WebClient without a token, pointed at the configured Slack API URL. */
   client: webApi.WebClient;
   logger: Logger;
+  /** Records the install in the audit log. */
+  audit?: Auditor;
   /** Public base URL of Atom (PUBLIC_URL); else the request's own origin is used. */
   publicUrl?: string;
   /** Lifetime of a state in seconds (cookie max-age), default 600. */
@@ -151,6 +154,13 @@ export function slackInstallRoutes(deps: SlackOAuthDeps): Hono {
         );
       }
     }
+    await deps.audit?.({
+      tenantId,
+      actor: res.authed_user?.id ?? "slack",
+      action: "install",
+      platform: "slack",
+      detail: { team: res.team?.name ?? res.enterprise?.name ?? teamId, scopes: res.scope ?? "" },
+    });
     return c.html(
       page(
         "Atom is installed",

@@ -1,6 +1,7 @@
 import { DEFAULT_TENANT } from "../../config.ts";
 import type { Job } from "../../db/jobs.ts";
-import { audit, purgeConversationData } from "../../db/tenant-data.ts";
+import { audit } from "../../db/tenant-data.ts";
+import { purgeTenantRows } from "../../db/tenant-purge.ts";
 import type { Db } from "../../db/types.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { SlackCredentials } from "./credentials.ts";
@@ -41,14 +42,23 @@ export function lifecycleHandler(deps: {
       return { tenantId, purged: false };
     }
     await deps.credentials.delete(tenantId);
-    const failed = await purgeConversationData(deps.db, tenantId);
-    if (failed.length > 0) log.error({ tables: failed }, "purge of slack tenant data failed for some tables");
+    // Memory first (LanceDB chunks, then documents and sources), then every other table.
     await deps.memory.purgeTenant(tenantId);
+    const { deleted, failed } = await purgeTenantRows(deps.db, tenantId, { keepJobId: job.id });
+    if (failed.length > 0) log.error({ tables: failed }, "purge of slack tenant data failed for some tables");
     await audit(deps.db, {
       tenantId,
       actor: "slack",
-      action: "slack.uninstalled",
+      action: "uninstall",
+      platform: "slack",
       detail: { reason: why },
+    }).catch((err: unknown) => log.warn({ err }, "audit log entry failed"));
+    await audit(deps.db, {
+      tenantId,
+      actor: "system",
+      action: "data.purged",
+      platform: "system",
+      detail: { reason: "workspace uninstalled", deleted, failedTables: failed, memory: "all chunks" },
     }).catch((err: unknown) => log.warn({ err }, "audit log entry failed"));
     log.info({ tenantId, why }, "slack workspace removed; its installation, events and memory were purged");
     return { tenantId, purged: true };

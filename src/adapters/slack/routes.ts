@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { type Context, Hono } from "hono";
 import type { Logger } from "../../observability/logger.ts";
-import { webhookAckSeconds } from "../../observability/metrics.ts";
+import { observeWebhook } from "../../observability/metrics.ts";
 import { safeEqual } from "../../security/crypto.ts";
 import type { DeliveryKind, IntakeResult } from "./intake.ts";
 
@@ -81,10 +81,7 @@ export function slackEventRoutes(deps: {
   routes.post("/events", async (c: Context) => {
     const started = performance.now();
     const done = (res: Response) => {
-      webhookAckSeconds.observe(
-        { route: "/slack/events", status: String(res.status) },
-        (performance.now() - started) / 1000,
-      );
+      observeWebhook("slack", res.status, started);
       return res;
     };
     const declared = Number(c.req.header("content-length") ?? "0");

@@ -10,6 +10,7 @@ import { CloudAdapter } from "botbuilder";
 import type { Bot } from "../../bot/types.ts";
 import type { Config } from "../../config.ts";
 import { DEFAULT_TENANT } from "../../config.ts";
+import { createAuditor } from "../../core/audit.ts";
 import type { Conversations } from "../../core/conversation.ts";
 import type { Messenger, TenantResolver } from "../../core/ports.ts";
 import { TeamsConversations } from "../../db/teams.ts";
@@ -103,6 +104,7 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
       references,
       connector,
       logger: deps.logger,
+      audit: createAuditor(db, deps.logger),
       maxFileBytes: config.env.VOICE_MAX_BYTES,
       fetch: deps.fetch,
       typingIntervalMs: deps.typingIntervalMs ?? 3000,

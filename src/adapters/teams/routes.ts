@@ -18,7 +18,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Conversations } from "../../core/conversation.ts";
 import type { TenantResolver } from "../../core/ports.ts";
 import type { Logger } from "../../observability/logger.ts";
-import { webhookAckSeconds } from "../../observability/metrics.ts";
+import { observeWebhook } from "../../observability/metrics.ts";
 import type { RouteMounter } from "../../server/app.ts";
 import {
   checkActivityShape,
@@ -79,10 +79,7 @@ export function createTeamsRoutes(deps: TeamsRoutesDeps): RouteMounter {
   api.post("/messages", limit, async (c) => {
     const started = performance.now();
     const finish = (res: Response) => {
-      webhookAckSeconds.observe(
-        { route: "teams", status: String(res.status) },
-        (performance.now() - started) / 1000,
-      );
+      observeWebhook("teams", res.status, started);
       return res;
     };
     const refuse = (status: 400 | 401, error: string) => finish(c.json({ error }, status));

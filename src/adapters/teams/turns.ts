@@ -11,6 +11,7 @@ import type { ConversationAdapter, InboundAction, InboundTurn } from "../../core
 import type { ChatAction, ChatMessage, Reply, TenantResolver } from "../../core/ports.ts";
 import { PermanentJobError } from "../../core/worker.ts";
 import type { TeamsConversations, TeamsReference } from "../../db/teams.ts";
+import type { Auditor } from "../../core/audit.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { parseCardAction, replyActivity } from "./cards.ts";
 import { statusOf } from "./errors.ts";
@@ -58,6 +59,8 @@ export interface TeamsTurnsDeps {
   references: TeamsConversations;
   connector: TeamsConnector;
   logger: Logger;
+  /** Records the bot being added to or removed from a conversation. */
+  audit?: Auditor;
   /** Largest file downloaded, bytes. */
   maxFileBytes: number;
   /** Fetch for file downloads (default global fetch). */
@@ -177,9 +180,25 @@ export function createTeamsTurns(deps: TeamsTurnsDeps): ConversationAdapter<Team
     if (removed) {
       await references.markInactive(tenantId, channelId, "bot removed");
       log.info({ channelId }, "teams: bot removed from a conversation");
+      await deps.audit?.({
+        tenantId,
+        actor: a.from?.aadObjectId ?? a.from?.id ?? "teams",
+        action: "uninstall",
+        platform: "teams",
+        detail: { conversation: channelId },
+      });
       return { ignored: "bot removed" };
     }
     const turn = turnOf(a, tenantId);
+    if (a.type === "installationUpdate") {
+      await deps.audit?.({
+        tenantId,
+        actor: a.from?.aadObjectId ?? a.from?.id ?? "teams",
+        action: "install",
+        platform: "teams",
+        detail: { conversation: channelId, kind: turn.kind },
+      });
+    }
     await references.save({
       tenantId,
       conversationId: a.conversation.id,

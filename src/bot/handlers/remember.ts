@@ -29,6 +29,7 @@ export async function rememberReply(ctx: HandlerContext): Promise<Reply> {
     tenantId: msg.tenantId,
     text,
     author: msg.userEmail ?? msg.userId,
+    authorKey: `${msg.platform}:${msg.userId}`,
     acl,
   });
   const who = msg.isDirect ? "only you can see it" : "everyone in this workspace can find it";

@@ -9,6 +9,7 @@ import { m007Connections } from "./007_connections.ts";
 import { m008Workflows } from "./008_workflows.ts";
 import { m009DriveItems } from "./009_drive_items.ts";
 import { m010AiKeys } from "./010_ai_keys.ts";
+import { m011Operations } from "./011_operations.ts";
 
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
 export const migrations: Migration[] = [
@@ -22,4 +23,5 @@ export const migrations: Migration[] = [
   m008Workflows,
   m009DriveItems,
   m010AiKeys,
+  m011Operations,
 ];

@@ -1,0 +1,175 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { configSchemaKeys } from "../helpers/config-keys.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const read = (p: string) => fs.readFileSync(path.join(root, p), "utf8");
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML manifests are walked by known paths; a wrong path fails the test
+type Doc = Record<string, any>;
+
+/** Every Kubernetes object in deploy/kubernetes (each file parsed; multi-document files allowed). */
+function k8sObjects(): { file: string; doc: Doc }[] {
+  const dir = path.join(root, "deploy/kubernetes");
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .flatMap((file) =>
+      parseAllDocuments(fs.readFileSync(path.join(dir, file), "utf8")).map((d) => {
+        expect(d.errors, `${file} parses`).toEqual([]);
+        return { file, doc: d.toJS() as Doc };
+      }),
+    );
+}
+
+describe("Dockerfile", () => {
+  const text = read("Dockerfile");
+  const instructions = text
+    .split("\n")
+    .filter((l) => /^[A-Z]+\s/.test(l))
+    .map((l) => l.split(/\s+/)[0]);
+
+  it("is multi-stage on Node 20 slim, installs production dependencies only, runs as a non-root user", () => {
+    const froms = [...text.matchAll(/^FROM (\S+)(?: AS (\S+))?/gm)];
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    for (const f of froms) expect(f[1]).toMatch(/^node:20(\.\d+)*-\w+-slim$/);
+    expect(text).toMatch(/npm ci --omit=dev/);
+    expect(text).toMatch(/COPY --from=deps/);
+    const user = [...text.matchAll(/^USER (\S+)/gm)].at(-1)?.[1];
+    expect(user).toBeDefined();
+    expect(["root", "0"]).not.toContain(user);
+    // USER comes before CMD, so the server never runs as root.
+    expect(instructions.lastIndexOf("USER")).toBeLessThan(instructions.lastIndexOf("CMD"));
+  });
+
+  it("has a data volume, a HEALTHCHECK on /healthz and the serve command", () => {
+    expect(text).toMatch(/^VOLUME \["\/data"\]/m);
+    expect(text).toMatch(/ATOM_DATA_DIR=\/data/);
+    expect(text).toMatch(/^HEALTHCHECK .*\/healthz/m);
+    expect(JSON.parse(/^CMD (.*)$/m.exec(text)![1]!)).toEqual(["node", "bin/atom.js", "serve"]);
+  });
+
+  it("copies every directory the server loads at runtime", () => {
+    for (const dir of ["bin", "src", "manifests"])
+      expect(text).toMatch(new RegExp(`^COPY .*\\b${dir} \\./${dir}$`, "m"));
+    expect(read(".dockerignore")).toMatch(/^node_modules$/m);
+  });
+});
+
+describe("deploy/compose.yaml", () => {
+  const compose = parse(read("deploy/compose.yaml")) as Doc;
+
+  it("runs Atom with PostgreSQL and an S3-compatible store, moved off the embedded defaults", () => {
+    expect(Object.keys(compose.services).sort()).toEqual(["atom", "postgres", "s3", "s3-bucket"]);
+    const atom = compose.services.atom;
+    expect(atom.build.dockerfile).toBe("Dockerfile");
+    expect(atom.environment.DATABASE_URL).toMatch(/^postgres:\/\/atom:.*@postgres:5432\/atom$/);
+    expect(atom.environment.LANCEDB_URI).toMatch(/^s3:\/\//);
+    expect(atom.environment.AWS_ENDPOINT).toBe("http://s3:9000");
+    expect(atom.depends_on.postgres.condition).toBe("service_healthy");
+    expect(atom.depends_on["s3-bucket"].condition).toBe("service_completed_successfully");
+    expect(atom.healthcheck.test.join(" ")).toContain("/healthz");
+    expect(atom.ports).toContain("3000:3000");
+    expect(compose.services.postgres.image).toMatch(/^postgres:\d+/);
+    expect(compose.services.s3.image).toMatch(/^minio\/minio:RELEASE\./);
+    // The bucket the URI names is the bucket the job creates.
+    const bucket = /^s3:\/\/([^/]+)/.exec(atom.environment.LANCEDB_URI)![1];
+    expect(compose.services["s3-bucket"].entrypoint.join(" ")).toContain(`local/${bucket}`);
+    for (const v of Object.keys(compose.volumes)) expect(JSON.stringify(compose.services)).toContain(`${v}:`);
+  });
+
+  it("names only settings Atom knows (plus the AWS ones LanceDB reads)", () => {
+    const known = configSchemaKeys();
+    const names = [
+      ...Object.keys(compose.services.atom.environment),
+      ...read("deploy/atom.env.example")
+        .split("\n")
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => l.split("=")[0]!),
+    ];
+    for (const n of names) if (!n.startsWith("AWS_")) expect(known, n).toContain(n);
+  });
+
+  it("is accepted by `docker compose config` when the CLI has the compose plugin", () => {
+    let ok = false;
+    try {
+      execFileSync("docker", ["compose", "version"], { stdio: "ignore" });
+      ok = true;
+    } catch {
+      console.warn(
+        "docker compose is not installed here: skipped `docker compose config` (YAML checks above ran)",
+      );
+    }
+    if (!ok) return;
+    execFileSync("docker", ["compose", "-f", path.join(root, "deploy/compose.yaml"), "config", "--quiet"], {
+      stdio: "pipe",
+    });
+  });
+});
+
+describe("deploy/kubernetes", () => {
+  const objects = k8sObjects();
+  const byKind = (kind: string) => objects.filter((o) => o.doc.kind === kind).map((o) => o.doc);
+
+  it("every object has apiVersion, kind and metadata.name", () => {
+    for (const { file, doc } of objects) {
+      if (doc.kind === "Kustomization") continue;
+      expect(doc.apiVersion, file).toBeTypeOf("string");
+      expect(doc.kind, file).toBeTypeOf("string");
+      expect(doc.metadata?.name, file).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    }
+  });
+
+  it("a Deployment with ≥ 2 replicas, readiness and liveness probes, non-root, keys from a Secret", () => {
+    const [dep] = byKind("Deployment");
+    expect(dep).toBeDefined();
+    expect(dep!.spec.replicas).toBeGreaterThanOrEqual(2);
+    const labels = dep!.spec.template.metadata.labels;
+    expect(dep!.spec.selector.matchLabels).toEqual(labels);
+    const pod = dep!.spec.template.spec;
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    const [c] = pod.containers;
+    expect(c.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(c.livenessProbe.httpGet.path).toBe("/healthz");
+    expect(c.ports[0].containerPort).toBe(3000);
+    const secretName = c.envFrom.find((e: Doc) => e.secretRef)?.secretRef.name;
+    const [secret] = byKind("Secret");
+    expect(secret?.metadata.name).toBe(secretName);
+    expect(Object.keys(secret!.stringData)).toEqual(expect.arrayContaining(["DATABASE_URL", "LANCEDB_URI"]));
+    const cm = c.envFrom.find((e: Doc) => e.configMapRef)?.configMapRef.name;
+    expect(byKind("ConfigMap").map((m) => m.metadata.name)).toContain(cm);
+    for (const v of c.volumeMounts) expect(pod.volumes.map((x: Doc) => x.name)).toContain(v.name);
+  });
+
+  it("a Service selects the Deployment's pods on its named port", () => {
+    const [svc] = byKind("Service");
+    const [dep] = byKind("Deployment");
+    expect(svc!.spec.selector).toEqual(dep!.spec.template.metadata.labels);
+    expect(svc!.spec.ports[0].targetPort).toBe(dep!.spec.template.spec.containers[0].ports[0].name);
+  });
+
+  it("kustomization lists every manifest except the Secret example, and `kubectl kustomize` builds it", () => {
+    const k = parse(read("deploy/kubernetes/kustomization.yaml")) as Doc;
+    const files = fs
+      .readdirSync(path.join(root, "deploy/kubernetes"))
+      .filter((f) => f.endsWith(".yaml") && !["kustomization.yaml", "secret.example.yaml"].includes(f));
+    expect([...k.resources].sort()).toEqual(files.sort());
+    let out: string;
+    try {
+      out = execFileSync("kubectl", ["kustomize", path.join(root, "deploy/kubernetes")], {
+        encoding: "utf8",
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === "ENOENT") {
+        console.warn("kubectl is not installed here: skipped `kubectl kustomize`");
+        return;
+      }
+      throw err;
+    }
+    const kinds = parseAllDocuments(out).map((d) => (d.toJS() as Doc).kind);
+    expect(kinds.sort()).toEqual(["ConfigMap", "Deployment", "Namespace", "PodDisruptionBudget", "Service"]);
+  });
+});
