@@ -29,6 +29,7 @@ import { createApp, type ReadinessCheck, type RouteMounter } from "./server/app.
 import { type AdminWeb, createAdminWeb, registerSettingsCommand } from "./server/admin-session.ts";
 import { mountDashboard, registerDashboardCommand } from "./server/dashboard.tsx";
 import { mountSettings } from "./server/settings-page.tsx";
+import { recordAudit } from "./db/audit.ts";
 import { loadMasterKey } from "./security/crypto.ts";
 import { type Ai, createAi, voiceKeySource } from "./ai/index.ts";
 import { registerAiStatus } from "./ai/status.ts";
@@ -168,7 +169,7 @@ export async function createAtom(
   registerSettingsCommand(bot, admin);
   registerDashboardCommand(bot, admin);
   registerAiStatus(bot, ai, config);
-  routes.push((app) => mountSettings(app, { admin, ai }));
+  routes.push((app) => mountSettings(app, { admin, ai, audit: (entry) => recordAudit(db, logger, entry) }));
   // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.
   const shares = createShares({ db, messengers, logger });
   bot.registerActionHandler(shares.handler);

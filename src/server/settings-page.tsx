@@ -4,6 +4,7 @@ import { listModels } from "../ai/llm.ts";
 import { label } from "../ai/service.ts";
 import { AI_PROVIDERS, type AiProvider, KeyInputError, type KeyInfo } from "../ai/vault.ts";
 import type { AiSettingsRow, AiUsageRow } from "../db/ai-keys.ts";
+import type { AuditInput } from "../db/audit.ts";
 import type { AdminEnv, AdminSession, AdminWeb } from "./admin-session.ts";
 
 /** A line shown at the top of the page after an action. */
@@ -25,7 +26,17 @@ const PROVIDERS_WITH_MODELS: AiProvider[] = ["openai", "anthropic"];
  *   session's CSRF token (`_csrf`); each answers with the page and a one-line result.
  * Keys are never rendered, logged or echoed in errors.
  */
-export function mountSettings(app: Hono, deps: { admin: AdminWeb; ai: Ai }): void {
+export function mountSettings(
+  app: Hono,
+  deps: {
+    admin: AdminWeb;
+    ai: Ai;
+    /** Records key and settings changes in the audit log (the key's last 4 characters, never the key). */
+    audit?: (entry: AuditInput) => Promise<void>;
+  },
+): void {
+  const audit = (s: AdminSession, entry: Omit<AuditInput, "tenantId" | "actor" | "platform">) =>
+    deps.audit?.({ tenantId: s.tenantId, actor: s.userId, platform: s.platform, ...entry });
   const r = app as unknown as Hono<AdminEnv>;
   r.use("/settings", deps.admin.requireAdmin);
   r.use("/settings/*", deps.admin.requireAdmin);
@@ -39,10 +50,17 @@ export function mountSettings(app: Hono, deps: { admin: AdminWeb; ai: Ai }): voi
     try {
       if (body.remove === "1") {
         await deps.ai.vault.remove({ tenantId: s.tenantId, provider, setBy: by });
+        await audit(s, { action: "key.removed", detail: { provider, scope: "workspace" } });
         return page(c, deps, { ok: true, text: `${label(provider)} key removed.` });
       }
       const key = typeof body.apiKey === "string" ? body.apiKey.trim() : "";
-      if (key) await deps.ai.vault.set({ tenantId: s.tenantId, provider, apiKey: key, setBy: by });
+      if (key) {
+        await deps.ai.vault.set({ tenantId: s.tenantId, provider, apiKey: key, setBy: by });
+        await audit(s, {
+          action: "key.set",
+          detail: { provider, scope: "workspace", last4: key.slice(-4) },
+        });
+      }
       if (typeof body.baseUrl === "string") {
         const current = (await deps.ai.vault.describe(s.tenantId)).find(
           (k) => k.owner === "" && k.provider === provider,
@@ -54,6 +72,7 @@ export function mountSettings(app: Hono, deps: { admin: AdminWeb; ai: Ai }): voi
             baseUrl: body.baseUrl,
             setBy: by,
           });
+          await audit(s, { action: "settings.changed", detail: { provider, setting: "base URL" } });
         }
       }
       return page(c, deps, { ok: true, text: `${label(provider)} settings saved.` });
@@ -102,6 +121,7 @@ export function mountSettings(app: Hono, deps: { admin: AdminWeb; ai: Ai }): voi
       },
       `${s.platform}:${s.userId}`,
     );
+    await audit(s, { action: "settings.changed", detail: { setting: "models" } });
     return page(c, deps, { ok: true, text: "Models saved." });
   });
 }

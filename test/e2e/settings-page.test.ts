@@ -1,3 +1,4 @@
+import { listAudit } from "../../src/db/audit.ts";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
@@ -142,6 +143,17 @@ describe.skipIf(!haveChromium)("settings page in headless Chromium (atom serve +
     });
     expect(forged.status).toBe(403);
     expect((await server.atom.ai.vault.resolve("default", "openai"))?.scope).toBe("workspace");
+
+    // The audit log says who set which key, with its last 4 characters only.
+    const audit = await listAudit(server.atom.db, { tenantId: "default" });
+    const set = audit.find((e) => e.action === "key.set");
+    expect(set?.detail).toMatchObject({
+      provider: "openai",
+      scope: "workspace",
+      last4: WORKSPACE_KEY.slice(-4),
+    });
+    expect(set?.actor).toBe("U-ADMIN");
+    expect(JSON.stringify(audit)).not.toContain(WORKSPACE_KEY);
 
     // A non-admin gets no link; without a session the page is 403.
     const refused = await server.atom.bot.handle(chat("settings", { userId: "U-BOB", userIsAdmin: false }));

@@ -114,6 +114,9 @@ describe.skipIf(!haveCorpus)("atom serve + fake Slack + fake OpenAI: generated, 
     expect(msg.text).toMatch(/\$2,000.*\[\d\]/);
     expect(JSON.stringify(msg.blocks)).toContain("spending-company-money.md");
     expect(msg.streaming).toBe(false);
+    // Counted as a generated answer in /metrics.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/atom_answers_by_mode_total\{[^}]*mode="generated"[^}]*\} [1-9]/);
   });
 
   it("replaces an answer citing [9] of 5 passages with the extractive answer", async () => {

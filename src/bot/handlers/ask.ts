@@ -54,6 +54,7 @@ export async function askReply(ctx: HandlerContext): Promise<Reply> {
       blocks: [{ type: "text", text: generated.text }],
       citations: generated.citations,
       found: true,
+      generated: true,
     });
   }
   if (generated.kind === "not_found") {
