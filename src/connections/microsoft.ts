@@ -1,11 +1,8 @@
-import type { Context, Hono } from "hono";
-import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { Hono } from "hono";
 import type { Config } from "../config.ts";
 import type { Connection } from "../db/connections.ts";
 import type { RetryPolicy } from "../memory/sources/google-drive/api.ts";
 import type { OneDriveSource } from "../memory/sources/onedrive/source.ts";
-import type { LinkRefusal } from "../security/connect-links.ts";
-import { createPkce, InvalidGrantError } from "../security/google-oauth.ts";
 import {
   MICROSOFT_LOGIN_URL,
   type MicrosoftOAuthClient,
@@ -14,33 +11,15 @@ import {
   microsoftExchangeCode,
   microsoftRefresh,
 } from "../security/microsoft-oauth.ts";
-import type { StateRefusal } from "../security/oauth-state.ts";
-import { page } from "./google.ts";
-import { ConnectionTokens, tokenContext } from "./tokens.ts";
+import { mountOAuthConnect } from "./oauth-routes.ts";
+import { ConnectionTokens } from "./tokens.ts";
 import { type ConnectionProvider, type ProviderContext, sourceIdOf } from "./types.ts";
 
-const COOKIE = "atom_connect_microsoft";
 const START = "/connect/microsoft";
-const CALLBACK = "/connect/microsoft/callback";
+const CALLBACK = `${START}/callback`;
 
 /** Default root of Microsoft Graph. */
 export const MICROSOFT_GRAPH_API_URL = "https://graph.microsoft.com";
-
-const again = "Type “connect onedrive” to Atom for a new one.";
-const LINK_REFUSALS: Record<LinkRefusal, string> = {
-  malformed: `This sign-in link is incomplete. ${again}`,
-  bad_signature: `This sign-in link is not valid. ${again}`,
-  unknown: `This sign-in link is not valid. ${again}`,
-  used: `This sign-in link was already used. ${again}`,
-  expired: `This sign-in link expired (links work for 10 minutes). ${again}`,
-};
-const STATE_REFUSALS: Record<StateRefusal, string> = {
-  missing: "The sign-in came back without its security state. Type “connect onedrive” to Atom and try again.",
-  unknown:
-    "This sign-in was already completed or is not valid. Type “connect onedrive” to Atom and try again.",
-  expired: "This sign-in took too long. Type “connect onedrive” to Atom and try again.",
-  other_browser: "This sign-in was started in another browser. Open the link from Atom in this browser.",
-};
 
 /** Settings of the Microsoft provider. */
 export interface MicrosoftProviderOptions {
@@ -91,101 +70,17 @@ export function microsoftProvider(opts: MicrosoftProviderOptions): ConnectionPro
     },
 
     mount(app: Hono, ctx: ProviderContext) {
-      const log = ctx.logger.child({ component: "connect-microsoft" });
-      app.get(START, async (c) => {
-        c.header("Cache-Control", "no-store");
-        c.header("Referrer-Policy", "no-referrer");
-        const link = await ctx.links.use("microsoft", c.req.query("link"));
-        if (!link.ok) {
-          log.warn({ reason: link.reason }, "microsoft sign-in link refused");
-          return c.html(page("Link not valid", LINK_REFUSALS[link.reason]), 400);
-        }
-        const pkce = createPkce();
-        const { state, browserToken } = await ctx.states.issue("microsoft", {
-          request: link.request,
-          verifier: ctx.sealer.seal(pkce.verifier, "microsoft-pkce"),
-        });
-        let url: string;
-        try {
-          url = await microsoftAuthorizeUrl(client(), {
-            state,
-            codeChallenge: pkce.challenge,
-            loginHint: link.request.userEmail,
-          });
-        } catch (err) {
-          log.warn({ reason: (err as Error).message }, "microsoft authority unreachable");
-          return c.html(
-            page("Not connected", "Microsoft sign-in could not be reached. Try again in a moment."),
-            502,
-          );
-        }
-        setCookie(c, COOKIE, browserToken, {
-          path: START,
-          httpOnly: true,
-          sameSite: "Lax",
-          secure,
-          maxAge: 600,
-        });
-        return c.redirect(url, 302);
-      });
-
-      app.get(CALLBACK, async (c: Context) => {
-        c.header("Cache-Control", "no-store");
-        c.header("Referrer-Policy", "no-referrer");
-        const check = await ctx.states.consume("microsoft", c.req.query("state"), getCookie(c, COOKIE));
-        deleteCookie(c, COOKIE, { path: START });
-        if (!check.ok) {
-          log.warn({ reason: check.reason }, "microsoft sign-in refused: bad state");
-          return c.html(page("Sign-in refused", STATE_REFUSALS[check.reason]), 400);
-        }
-        const error = c.req.query("error");
-        if (error) {
-          return c.html(
-            page("Not connected", `Microsoft answered “${error.slice(0, 80)}”. Nothing was connected.`),
-            400,
-          );
-        }
-        const code = c.req.query("code");
-        if (!code) return c.html(page("Not connected", "Microsoft did not send an authorization code."), 400);
-        const request = check.data.request as Parameters<ProviderContext["completeConnection"]>[0]["request"];
-        let verifier: string;
-        try {
-          verifier = ctx.sealer.open(String(check.data.verifier ?? ""), "microsoft-pkce");
-        } catch {
-          return c.html(page("Not connected", "The sign-in could not be verified. Try again."), 400);
-        }
-        let result: Awaited<ReturnType<typeof microsoftExchangeCode>>;
-        try {
-          result = await microsoftExchangeCode(client(), code, verifier);
-        } catch (err) {
-          const refused = err instanceof InvalidGrantError;
-          log.warn({ reason: (err as Error).message }, "microsoft code exchange failed");
-          return c.html(
-            page(
-              "Not connected",
-              refused
-                ? "Microsoft refused the sign-in (the code was used or expired). Type “connect onedrive” to Atom and try again."
-                : "Microsoft could not be reached to finish the sign-in. Try again in a moment.",
-            ),
-            refused ? 400 : 502,
-          );
-        }
-        const tokens = result.tokens;
-        const email =
-          result.email ?? (await accountEmail(apiUrl, tokens.accessToken, opts.ca).catch(() => undefined));
-        const connection = await ctx.completeConnection({
-          provider: "microsoft",
-          request,
-          accountEmail: email,
-          sealTokens: (id) => ctx.sealer.seal(JSON.stringify(tokens), tokenContext(id)),
-        });
-        log.info({ connectionId: connection.id, tenantId: connection.tenantId }, "onedrive connected");
-        return c.html(
-          page(
-            "OneDrive connected",
-            `Connected OneDrive${email ? ` as ${email}` : ""} — you can close this tab. Atom is reading your documents now and will message you when they are indexed.`,
-          ),
-        );
+      mountOAuthConnect(app, ctx, {
+        provider: "microsoft",
+        vendor: "Microsoft",
+        product: "OneDrive",
+        word: "onedrive",
+        start: START,
+        secure,
+        authorizeUrl: ({ state, pkce, loginHint }) =>
+          microsoftAuthorizeUrl(client(), { state, codeChallenge: pkce.challenge, loginHint }),
+        exchange: (code, verifier) => microsoftExchangeCode(client(), code, verifier),
+        accountEmail: (accessToken) => accountEmail(apiUrl, accessToken, opts.ca),
       });
     },
 
