@@ -256,6 +256,9 @@ async function main(): Promise<void> {
       SLACK_CLIENT_ID: fake.clientId,
       SLACK_CLIENT_SECRET: fake.clientSecret,
       SLACK_API_URL: fake.apiUrl,
+      // One simulated asker sends every event: rate limits (on by default) would refuse most of them.
+      ATOM_LIMIT_QUESTIONS_PER_USER_HOUR: "0",
+      ATOM_LIMIT_QUESTIONS_PER_WORKSPACE_HOUR: "0",
     }),
     { logger: silentLogger },
   );
