@@ -25,8 +25,8 @@ Commands:
   sync [--json]                  sync every connection (Google Drive) now
   transcribe <audio file> [--json] [--language <code>]
                                  transcribe a voice note (needs DEEPGRAM_API_KEY)
-  keys rotate                    re-encrypt stored AI keys with ATOM_ENCRYPTION_KEY (the old key in
-                                 ATOM_ENCRYPTION_KEY_PREVIOUS)
+  keys rotate                    re-encrypt every stored secret (AI keys, connection tokens, Slack
+                                 tokens) with ATOM_ENCRYPTION_KEY (old key in ATOM_ENCRYPTION_KEY_PREVIOUS)
   audit [--since 7d] [--json | --csv] [--tenant <id>] [--action <name>]
                                  show or export the audit log (JSON lines or CSV)
   retention [--tenant <id>] [--threads N] [--events N] [--runs N] [--audit N]
@@ -115,17 +115,29 @@ async function withAtom<T>(fn: (atom: Atom) => Promise<T>): Promise<T> {
   }
 }
 
-/** `atom keys rotate`: re-seals every stored AI key under the current master key. */
+/**
+ * `atom keys rotate`: re-seals every stored secret (AI keys, connection tokens and MSAL caches,
+ * Slack installation tokens, pending sign-ins) under the current master key, in one transaction;
+ * prints counts per kind. Exit 1, nothing changed, when some value no known key opens.
+ */
 async function keysCommand(args: string[], io: CliIo): Promise<number> {
   if (args[0] !== "rotate" || args.length > 1) throw new UsageError("keys needs: rotate");
   return withAtom(async (atom) => {
-    const r = await atom.ai.vault.rotate();
-    io.stdout.write(
-      `AI keys: ${r.resealed} re-encrypted, ${r.current} already current, ${r.unreadable} unreadable\n`,
+    const { rotateSealedSecrets } = await import("./cli/keys-rotate.ts");
+    const { createSealer, parsePreviousKeys } = await import("./security/crypto.ts");
+    const sealer = createSealer(
+      atom.masterKey(),
+      parsePreviousKeys(atom.config.env.ATOM_ENCRYPTION_KEY_PREVIOUS),
     );
-    if (r.unreadable > 0) {
+    const r = await rotateSealedSecrets(atom.db, sealer);
+    for (const c of r.counts) {
+      io.stdout.write(
+        `${c.kind}: ${c.resealed} re-encrypted, ${c.current} already current, ${c.unreadable} unreadable\n`,
+      );
+    }
+    if (!r.committed) {
       io.stderr.write(
-        "atom: some keys could not be opened: set the old key in ATOM_ENCRYPTION_KEY_PREVIOUS\n",
+        "atom: nothing was changed: some values could not be opened; set the old key in ATOM_ENCRYPTION_KEY_PREVIOUS and run again\n",
       );
       return 1;
     }

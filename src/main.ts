@@ -66,6 +66,8 @@ export interface Atom {
   ai: Ai;
   /** The admin web session: `settings` links from chat, `requireAdmin`/`checkCsrf` for admin pages. */
   admin: AdminWeb;
+  /** The master key stored secrets are sealed with (ATOM_ENCRYPTION_KEY or the data-dir key file), loaded on first call. */
+  masterKey(): Buffer;
   /** Stops timers and closes the database and memory. */
   close(): Promise<void>;
 }
@@ -266,6 +268,7 @@ export async function createAtom(
     connections,
     orgDomains,
     admin,
+    masterKey: getMasterKey,
     ai,
     async close() {
       setGaugeSource(undefined, gauges);

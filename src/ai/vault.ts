@@ -54,8 +54,10 @@ const ENV: Record<AiProvider, { key: string; baseUrl?: string }> = {
 export const userOwner = (platform: string, userId: string): string => `${platform}:${userId}`;
 
 const last4 = (key: string) => key.slice(-4);
-const contextOf = (tenantId: string, owner: string, provider: AiProvider) =>
+/** Additional authenticated data of a sealed AI key: a copy on another row does not open. */
+export const aiKeyContext = (tenantId: string, owner: string, provider: string): string =>
   `ai-key:${tenantId}:${owner}:${provider}`;
+const contextOf = aiKeyContext;
 
 /**
  * The BYOK key vault (DESIGN.md, ai/): keys per tenant (workspace) and optionally per person for

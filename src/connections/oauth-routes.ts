@@ -38,6 +38,11 @@ export interface OAuthConnectSpec {
   accountEmail(accessToken: string): Promise<string | undefined>;
 }
 
+/** Additional authenticated data of the sealed PKCE verifier kept in a pending sign-in's state. */
+export function pkceSealContext(provider: string): string {
+  return `${provider}-pkce`;
+}
+
 /**
  * Mounts the two routes of connecting a store from chat (DESIGN.md, Connections): `GET <start>`
  * takes the signed single-use link, binds a fresh OAuth `state` (with the sealed PKCE verifier and
@@ -51,7 +56,7 @@ export function mountOAuthConnect(app: Hono, ctx: ProviderContext, spec: OAuthCo
   const log = ctx.logger.child({ component: `connect-${provider}` });
   const cookie = `atom_connect_${provider}`;
   const callback = `${spec.start}/callback`;
-  const pkceContext = `${provider}-pkce`;
+  const pkceContext = pkceSealContext(provider);
   const newLink = `Type “connect ${word}” to Atom for a new one.`;
   const tryAgain = `Type “connect ${word}” to Atom and try again.`;
   const linkRefusals: Record<LinkRefusal, string> = {

@@ -13,6 +13,11 @@ import {
   type SingleWorkspaceIdentity,
 } from "./identity.ts";
 
+/** Additional authenticated data of an installation's sealed Slack tokens: the Atom tenant id. */
+export function slackTokenContext(tenantId: string): string {
+  return tenantId;
+}
+
 /** Tenant id of a Slack workspace installed through OAuth (DESIGN.md, Tenants). */
 export function tenantForTeam(teamOrEnterpriseId: string): string {
   return `slack:${teamOrEnterpriseId}`;
@@ -177,8 +182,8 @@ export class SlackCredentials {
     const { botToken, refreshToken, ...rest } = inst;
     await i.repo.save({
       ...rest,
-      botTokenSealed: i.sealer.seal(botToken, inst.tenantId),
-      refreshTokenSealed: refreshToken ? i.sealer.seal(refreshToken, inst.tenantId) : undefined,
+      botTokenSealed: i.sealer.seal(botToken, slackTokenContext(inst.tenantId)),
+      refreshTokenSealed: refreshToken ? i.sealer.seal(refreshToken, slackTokenContext(inst.tenantId)) : undefined,
     });
     this.cache.delete(inst.tenantId);
     this.checks.delete(inst.tenantId);
@@ -280,8 +285,8 @@ export class SlackCredentials {
       const t = await i.refresh(inst.refreshToken);
       const expires = new Date(Date.now() + t.expiresIn * 1000);
       await update({
-        botTokenSealed: i.sealer.seal(t.botToken, tenantId),
-        refreshTokenSealed: i.sealer.seal(t.refreshToken, tenantId),
+        botTokenSealed: i.sealer.seal(t.botToken, slackTokenContext(tenantId)),
+        refreshTokenSealed: i.sealer.seal(t.refreshToken, slackTokenContext(tenantId)),
         tokenExpiresAt: expires,
       });
       this.deps.logger.info({ tenantId }, "slack bot token rotated");
@@ -308,8 +313,8 @@ export class SlackCredentials {
     const { botTokenSealed, refreshTokenSealed, ...rest } = row;
     return {
       ...rest,
-      botToken: sealer.open(botTokenSealed, row.tenantId),
-      refreshToken: refreshTokenSealed ? sealer.open(refreshTokenSealed, row.tenantId) : undefined,
+      botToken: sealer.open(botTokenSealed, slackTokenContext(row.tenantId)),
+      refreshToken: refreshTokenSealed ? sealer.open(refreshTokenSealed, slackTokenContext(row.tenantId)) : undefined,
     };
   }
 
