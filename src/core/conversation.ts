@@ -20,6 +20,11 @@ import { currentRequestId, withRequestId } from "../observability/request-contex
 import type { ChatAction, ChatMessage, Platform, Reply, ReplyStream } from "./ports.ts";
 import { PermanentJobError, type JobWorker } from "./worker.ts";
 import { redactPastedKeysDeep } from "../security/pasted-keys.ts";
+import {
+  CumulativeReplyStream,
+  type CumulativeStreamLimits,
+  type CumulativeStreamTransport,
+} from "./cumulative-stream.ts";
 
 /** The queue inbound deliveries wait in. */
 export const INBOUND_QUEUE = "inbound";
@@ -81,9 +86,20 @@ export interface ConversationAdapter<B = unknown, C = unknown> {
   working?(turn: InboundTurn<C>): Promise<() => Promise<void>>;
   /**
    * A stream for the turn's answer (Slack `chat.startStream`), or undefined when this turn cannot
-   * stream (a slash command, Teams). Used only if the answer is generated.
+   * stream (a slash command). Used only if the answer is generated. Platforms with cumulative
+   * updates give {@link ConversationAdapter.cumulativeStream} instead.
    */
   openStream?(turn: InboundTurn<C>): AdapterReplyStream | undefined;
+  /**
+   * For platforms whose stream updates carry the whole text so far (Teams): where they can stream
+   * and how updates are posted. The core decides whether a turn streams (`direct`: only in a 1:1
+   * conversation, never for a private reply) and runs the protocol ({@link CumulativeReplyStream}).
+   */
+  cumulativeStream?: {
+    where: "direct" | "any";
+    limits: CumulativeStreamLimits;
+    transport(turn: InboundTurn<C>): CumulativeStreamTransport;
+  };
   /** Turns a stored button press into an action, or `{ ignored }`. */
   toAction?(body: B): Promise<InboundAction<C> | { ignored: string }>;
   /** Tells the presser the result of a button press (privately where the platform allows). */
@@ -204,7 +220,7 @@ export function createConversations(deps: {
       if (stop) await stop().catch((err: unknown) => log.debug({ err }, "removing working signal failed"));
     };
     try {
-      const stream = adapter.openStream?.(turn);
+      const stream = openStream(adapter, turn, () => void endWorking());
       const reply = await bot.handle(msg, { progress: (r) => adapter.send(turn, r), stream });
       // The signal ends before the answer goes out, so it never shows after the answer
       // (e.g. a typing indicator posted while the answer was on its way).
@@ -215,6 +231,25 @@ export function createConversations(deps: {
       await endWorking();
     }
     return { handled: true };
+  }
+
+  /**
+   * The stream a turn's generated answer goes to, if any: the adapter's own (Slack), or the core's
+   * cumulative stream where the adapter's platform allows it for this conversation (Teams 1:1).
+   * `onStart` ends the working signal once streamed text shows.
+   */
+  function openStream(
+    adapter: ConversationAdapter<unknown, unknown>,
+    turn: InboundTurn<unknown>,
+    onStart: () => void,
+  ): AdapterReplyStream | undefined {
+    const cs = adapter.cumulativeStream;
+    if (cs) {
+      const msg = turn.message;
+      if (msg.visibility === "ephemeral" || (cs.where === "direct" && !msg.isDirect)) return undefined;
+      return new CumulativeReplyStream(cs.transport(turn), cs.limits, log, onStart);
+    }
+    return adapter.openStream?.(turn);
   }
 
   async function handleAction(

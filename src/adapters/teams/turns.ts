@@ -8,6 +8,7 @@
  */
 import { type Activity, TurnContext } from "botbuilder";
 import type { ConversationAdapter, InboundAction, InboundTurn } from "../../core/conversation.ts";
+import type { CumulativeStreamLimits, CumulativeStreamTransport } from "../../core/cumulative-stream.ts";
 import type { ChatAction, ChatMessage, Reply, TenantResolver } from "../../core/ports.ts";
 import { PermanentJobError } from "../../core/worker.ts";
 import type { TeamsConversations, TeamsReference } from "../../db/teams.ts";
@@ -28,6 +29,17 @@ import {
 } from "./normalize.ts";
 import { ConversationUnreachableError, isUnreachable, jobErrorOf, type TeamsConnector } from "./send.ts";
 import { REFUSAL_TEXT } from "./tenants.ts";
+
+/**
+ * Teams' documented streaming limits: about one request per second, informative updates of at
+ * most 1 000 characters, and a message (each update carries the whole text) of at most about
+ * 28 KB — streamed text stops well before, the final message carries the rest.
+ */
+export const TEAMS_STREAM_LIMITS: CumulativeStreamLimits = {
+  minIntervalMs: 1000,
+  maxInformativeChars: 1000,
+  maxTextChars: 20_000,
+};
 
 /** What the door stores for the worker (the job payload of a Teams delivery). */
 export interface TeamsInbound {
@@ -119,6 +131,45 @@ export function createTeamsTurns(deps: TeamsTurnsDeps): ConversationAdapter<Team
       }
       throw jobErrorOf(err, what);
     }
+  }
+
+  /**
+   * Posts of a streamed answer in a personal chat (Teams "Stream bot messages"): `typing`
+   * activities with a `streaminfo` entity, then the final `message` naming the stream; sent to the
+   * conversation (`POST v3/conversations/{id}/activities`) as Microsoft documents it.
+   */
+  function streamTransport(t: TeamsTurn): CumulativeStreamTransport {
+    return {
+      update: (u) => {
+        const info = {
+          streamType: u.kind,
+          streamSequence: u.sequence,
+          ...(u.streamId ? { streamId: u.streamId } : {}),
+        };
+        return connector.post(t.reference, t.conversationId, {
+          type: "typing",
+          text: u.text,
+          // botbuilder's serializer keeps only `type` of an entity: the fields also go in
+          // channelData, which it sends whole (as the Teams AI library does).
+          channelData: info,
+          entities: [{ type: "streaminfo", ...info }],
+        });
+      },
+      final: async (reply, streamId) => {
+        const activity = replyActivity(reply);
+        const info = { streamId, streamType: "final" };
+        const id = await connector.post(t.reference, t.conversationId, {
+          ...activity,
+          channelData: info,
+          entities: [{ type: "streaminfo", ...info }, ...(activity.entities ?? [])],
+        });
+        if (reply.answerId) await references.recordSentAnswer(t.tenantId, t.conversationId, id || streamId, reply.answerId);
+      },
+      single: async (reply) => {
+        const id = await post(t, replyActivity(reply), "posting the answer");
+        if (reply.answerId && id) await references.recordSentAnswer(t.tenantId, t.conversationId, id, reply.answerId);
+      },
+    };
   }
 
   /** Where an activity is answered (malformed ones can never be). */
@@ -267,6 +318,12 @@ export function createTeamsTurns(deps: TeamsTurnsDeps): ConversationAdapter<Team
       const id = await post(t, replyActivity(reply), "posting the answer");
       if (reply.answerId && id)
         await references.recordSentAnswer(t.tenantId, t.conversationId, id, reply.answerId);
+    },
+
+    cumulativeStream: {
+      where: "direct",
+      limits: TEAMS_STREAM_LIMITS,
+      transport: (turn) => streamTransport(turn.context),
     },
 
     async working(turn) {

@@ -9,6 +9,20 @@
  * - `POST /v3/conversations` — create a conversation (proactive 1:1)
  * - `GET  /files/{token}/{name}` — pre-authenticated file downloads (`addFile`)
  *
+ * Streamed messages ("Stream bot messages",
+ * https://learn.microsoft.com/microsoftteams/platform/bots/streaming-ux) are checked as Teams does:
+ * an activity with a `streaminfo` entity is accepted only in a personal (1:1) chat (elsewhere
+ * `400 BadArgument`, "streaming api is not enabled"); the first update (a `typing` activity,
+ * `informative` or `streaming`, `streamSequence` 1, no `streamId`) opens a stream whose id is the
+ * returned activity id; later `typing` updates must name it, number it upwards and carry the whole
+ * text so far (else `400 BadArgument`); informative text is at most 1 000 characters; a
+ * `typing` activity may only be `informative`/`streaming` and the `final` one must be a
+ * `message`; anything for an ended or unknown stream is `403 ContentStreamNotAllowed`. With
+ * `streamMinIntervalMs`, an update arriving sooner after the previous one of its stream is
+ * `429` with `Retry-After: 1` (Teams allows about one request per second). The stream fields are
+ * read from the entity, or from `channelData` when the entity carries only its `type` (what
+ * botbuilder's serializer leaves of it).
+ *
  * Conversation ids arrive URL-encoded (`19%3Aabc%40thread.tacv2%3Bmessageid%3D1`) and are decoded.
  * Errors use the connector's `{ error: { code, message } }` body. Every request is recorded.
  *
@@ -46,6 +60,28 @@ export interface ConnectorCall {
   status: number;
   /** What the `Authorization` check found: a valid bearer token, none, or a rejected header. */
   auth: "bearer" | "none" | "rejected";
+  /** The activity's `streaminfo` entity, when it has one. */
+  stream?: StreamInfo;
+  /** Error code the fake answered with (`BadArgument`, `ContentStreamNotAllowed`, …). */
+  errorCode?: string;
+  /** Id the fake gave a posted activity. */
+  id?: string;
+}
+
+/** A `streaminfo` entity as Teams reads it. */
+export interface StreamInfo {
+  streamId?: string;
+  streamType?: string;
+  streamSequence?: number;
+}
+
+/** One stream as the fake saw it. */
+export interface FakeStream {
+  streamId: string;
+  conversationId: string;
+  /** Accepted activities of the stream, in order (the final message last). */
+  activities: Array<{ type: string; streamType: string; sequence?: number; text?: string; at: number }>;
+  ended: boolean;
 }
 
 /** How the fake checks credentials (see the module comment). */
@@ -54,6 +90,8 @@ export interface FakeConnectorOptions {
   login?: FakeMicrosoftLogin;
   /** The bot app id tokens must be issued to (default: any app the login fake knows). */
   appId?: string;
+  /** Least time between two accepted activities of one stream, ms (default: not checked). */
+  streamMinIntervalMs?: number;
 }
 
 /** A member TeamsInfo can look up. */
@@ -91,6 +129,8 @@ export interface FakeBotConnector {
   posted(): Array<ConnectorCall & { body: Record<string, unknown> }>;
   /** Message (non-typing) activities posted. */
   messages(): Array<ConnectorCall & { body: Record<string, unknown> }>;
+  /** Streams opened, by stream id, in order. */
+  streams(): FakeStream[];
   /** Registers a member for `GET …/members/{id}` (any conversation). */
   addMember(member: FakeMember): void;
   /** Serves `bytes` at a pre-authenticated download URL and returns that URL. */
@@ -125,6 +165,7 @@ export async function startFakeBotConnector(opts: FakeConnectorOptions = {}): Pr
   let failures: Array<InjectedFailure & { left: number }> = [];
   let blocked = new Map<string, number>();
   let waiters: Array<() => void> = [];
+  let streams = new Map<string, FakeStream>();
 
   const notify = () => {
     for (const w of waiters) w();
@@ -176,14 +217,87 @@ export async function startFakeBotConnector(opts: FakeConnectorOptions = {}): Pr
     res: http.ServerResponse,
     status: number,
     headers: Record<string, string> = {},
-  ) =>
-    sendJson(
-      call,
-      res,
-      status,
-      { error: { code: ERROR_CODES[status] ?? "Error", message: `fake connector: ${status}` } },
-      headers,
-    );
+    code = ERROR_CODES[status] ?? "Error",
+    message = `fake connector: ${status}`,
+  ) => {
+    call.errorCode = code;
+    sendJson(call, res, status, { error: { code, message } }, headers);
+  };
+
+  /**
+   * Checks a posted activity carrying a `streaminfo` entity (see the module comment) and answers
+   * it; returns false when the activity is not a streamed one.
+   */
+  function streamed(call: ConnectorCall, res: http.ServerResponse): boolean {
+    const body = call.body ?? {};
+    const entities = Array.isArray(body.entities) ? (body.entities as Array<Record<string, unknown>>) : [];
+    const entity = entities.find((e) => e?.type === "streaminfo");
+    if (!entity) return false;
+    // Teams reads the fields from the entity, or from channelData (botbuilder's serializer keeps
+    // only an entity's `type`; the Teams AI library's StreamingResponse sends them in both).
+    const cd = (body.channelData ?? {}) as Record<string, unknown>;
+    const info = entity.streamType !== undefined ? entity : cd;
+    const type = String(body.type ?? "");
+    const text = typeof body.text === "string" ? body.text : undefined;
+    const si: StreamInfo = {
+      streamId: typeof info.streamId === "string" ? info.streamId : undefined,
+      streamType: typeof info.streamType === "string" ? info.streamType : undefined,
+      streamSequence: typeof info.streamSequence === "number" ? info.streamSequence : undefined,
+    };
+    call.stream = si;
+    const bad = (message: string) => sendError(call, res, 400, {}, "BadArgument", message);
+    const conv = body.conversation as { conversationType?: string } | undefined;
+    const personal = conv?.conversationType
+      ? conv.conversationType === "personal"
+      : (call.conversationId ?? "").startsWith("a:");
+    if (!personal) return bad("streaming api is not enabled"), true;
+    if (type === "typing" && si.streamType !== "informative" && si.streamType !== "streaming")
+      return bad("Only start streaming and continue streaming types are allowed as a typing activity"), true;
+    if (type === "message" && si.streamType !== "final")
+      return bad("Only final streaming type is allowed as a message activity"), true;
+    if (type !== "typing" && type !== "message") return bad(`activity type ${type} cannot stream`), true;
+    if (si.streamType === "informative" && (text ?? "").length > 1000)
+      return bad("informative message is longer than 1000 characters"), true;
+    const now = Date.now();
+    if (!si.streamId) {
+      if (type !== "typing" || si.streamSequence !== 1)
+        return bad("a stream starts with a typing activity with streamSequence 1"), true;
+      const id = `${now}${Math.floor(Math.random() * 1000)}`;
+      streams.set(id, {
+        streamId: id,
+        conversationId: call.conversationId ?? "",
+        activities: [{ type, streamType: si.streamType!, sequence: 1, text, at: now }],
+        ended: false,
+      });
+      call.id = id;
+      sendJson(call, res, 201, { id });
+      return true;
+    }
+    const s = streams.get(si.streamId);
+    if (!s || s.ended || s.conversationId !== call.conversationId) {
+      sendError(call, res, 403, {}, "ContentStreamNotAllowed", "Content stream is not allowed on an ended or unknown stream");
+      return true;
+    }
+    const last = s.activities[s.activities.length - 1]!;
+    if (opts.streamMinIntervalMs && now - last.at < opts.streamMinIntervalMs) {
+      sendError(call, res, 429, { "retry-after": "1" }, "Throttled", "Too many requests for this stream");
+      return true;
+    }
+    if (type === "typing") {
+      const lastSeq = Math.max(...s.activities.map((a) => a.sequence ?? 0));
+      if (!si.streamSequence || si.streamSequence <= lastSeq)
+        return bad("ContentStreamSequenceOrderPreConditionFailed: streamSequence must increase"), true;
+      const lastText = [...s.activities].reverse().find((a) => a.streamType === "streaming")?.text ?? "";
+      if (si.streamType === "streaming" && !(text ?? "").startsWith(lastText))
+        return bad("a streaming update must contain the text streamed before"), true;
+    } else {
+      s.ended = true;
+    }
+    s.activities.push({ type, streamType: si.streamType!, sequence: si.streamSequence, text, at: now });
+    call.id = s.streamId;
+    sendJson(call, res, 201, { id: s.streamId });
+    return true;
+  }
 
   /** The Authorization check; false when the call was answered 401. */
   function authorized(call: ConnectorCall, res: http.ServerResponse): boolean {
@@ -253,9 +367,12 @@ export async function startFakeBotConnector(opts: FakeConnectorOptions = {}): Pr
 
     switch (call.kind) {
       case "reply":
-      case "send":
+      case "send": {
         if (!call.body || typeof call.body.type !== "string") return sendError(call, res, 400);
-        return sendJson(call, res, 200, { id: `${Date.now()}${Math.floor(Math.random() * 1000)}` });
+        if (streamed(call, res)) return;
+        call.id = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+        return sendJson(call, res, 200, { id: call.id });
+      }
       case "update":
         return sendJson(call, res, 200, { id: call.activityId });
       case "member": {
@@ -295,6 +412,7 @@ export async function startFakeBotConnector(opts: FakeConnectorOptions = {}): Pr
     calls,
     posted: () => calls.filter(isPost),
     messages: () => calls.filter(isPost).filter((c) => c.body.type === "message"),
+    streams: () => [...streams.values()],
     addMember(member) {
       members.set(member.id, member);
     },
@@ -334,6 +452,7 @@ export async function startFakeBotConnector(opts: FakeConnectorOptions = {}): Pr
       calls.length = 0;
       failures = [];
       blocked = new Map();
+      streams = new Map();
     },
     close: () =>
       new Promise<void>((resolve) => {
