@@ -5,8 +5,16 @@ import { hmacHex, randomToken, safeEqual } from "./crypto.ts";
 /** Lifetime of an admin web session started from a link, ms (one hour). */
 export const SESSION_TTL_MS = 60 * 60_000;
 
-/** A signed-in workspace admin on Atom's web pages. */
+/**
+ * What a web session may do: `admin` — the workspace's settings (and the person's own keys);
+ * `self` — only the person's own keys (a link asked for by anyone, `my keys`).
+ */
+export type SessionScope = "admin" | "self";
+
+/** A signed-in person on Atom's web pages (a workspace admin, or anyone on their own page). */
 export interface AdminSession {
+  /** What the session may do; sessions from before scopes existed were admin sessions. */
+  scope: SessionScope;
   tenantId: string;
   /** Chat platform the link was asked from (`slack`, `teams`, `console`). */
   platform: string;
@@ -28,6 +36,8 @@ export interface AdminSessions {
     userId: string;
     userEmail?: string;
     path: string;
+    /** Default `admin` (only ever issued to admins); `self` for a person's own page. */
+    scope?: SessionScope;
   }): Promise<string>;
   /** Uses a link token once and starts a session, or says why not. */
   useLink(token: string): Promise<{ ok: true; session: AdminSession } | { ok: false; reason: LinkRefusal }>;
@@ -60,7 +70,8 @@ export class AdminLinks implements AdminSessions {
   }
 
   async issueLink(req: Parameters<AdminSessions["issueLink"]>[0]): Promise<string> {
-    return this.links.issue(LINK_KIND, { ...req, userIsAdmin: true });
+    const scope = req.scope ?? "admin";
+    return this.links.issue(LINK_KIND, { ...req, scope, userIsAdmin: scope === "admin" });
   }
 
   async useLink(token: string, now = Date.now()): ReturnType<AdminSessions["useLink"]> {
@@ -71,6 +82,7 @@ export class AdminLinks implements AdminSessions {
     return {
       ok: true,
       session: {
+        scope: req.scope === "self" ? "self" : "admin",
         tenantId: req.tenantId,
         platform: req.platform,
         userId: req.userId,
@@ -85,7 +97,7 @@ export class AdminLinks implements AdminSessions {
   sealSession(s: AdminSession): string {
     const sid = (s as AdminSession & { sid?: string }).sid ?? randomToken(18);
     const payload = Buffer.from(
-      JSON.stringify({ t: s.tenantId, p: s.platform, u: s.userId, e: s.userEmail, x: s.expiresAt, s: sid }),
+      JSON.stringify({ r: s.scope, t: s.tenantId, p: s.platform, u: s.userId, e: s.userEmail, x: s.expiresAt, s: sid }),
     ).toString("base64url");
     return `${payload}.${this.sign(payload)}`;
   }
@@ -96,6 +108,7 @@ export class AdminLinks implements AdminSessions {
     if (!payload || !sig || !safeEqual(this.sign(payload), sig)) return undefined;
     try {
       const v = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
+        r?: SessionScope;
         t: string;
         p: string;
         u: string;
@@ -105,6 +118,7 @@ export class AdminLinks implements AdminSessions {
       };
       if (typeof v.x !== "number" || v.x < now) return undefined;
       return {
+        scope: v.r === "self" ? "self" : "admin",
         tenantId: v.t,
         platform: v.p,
         userId: v.u,

@@ -12,6 +12,8 @@ export interface ConnectRequest {
   userEmail?: string;
   /** Whether the asker administers the workspace (their e-mail domain may become the org domain). */
   userIsAdmin?: boolean;
+  /** What a web session started from the link may do (admin links): `admin` or only `self`. */
+  scope?: "admin" | "self";
 }
 
 /** Why a link was refused. */

@@ -5,10 +5,18 @@ import type { Bot } from "../bot/types.ts";
 import type { ChatMessage } from "../core/ports.ts";
 import type { Db } from "../db/types.ts";
 import { ConnectionStore } from "../db/connections.ts";
-import { AdminLinks, type AdminSession, type AdminSessions } from "../security/admin-links.ts";
+import {
+  AdminLinks,
+  type AdminSession,
+  type AdminSessions,
+  type SessionScope,
+} from "../security/admin-links.ts";
 import { hmacHex } from "../security/crypto.ts";
 
 export type { AdminSession } from "../security/admin-links.ts";
+
+/** Path of a person's own page (their AI keys), behind {@link AdminWeb.requirePerson}. */
+export const PERSONAL_PATH = "/my-keys";
 
 /** Name of the HttpOnly session cookie of the admin pages. */
 export const ADMIN_COOKIE = "atom_admin";
@@ -55,26 +63,49 @@ export class AdminWeb {
    */
   async link(msg: ChatMessage, path = "/settings"): Promise<string | undefined> {
     if (msg.userIsAdmin !== true) return undefined;
+    return this.issue(msg, path, "admin");
+  }
+
+  /**
+   * A private link to the asker's own page ({@link PERSONAL_PATH}: their own AI keys) — for anyone
+   * (signed, single use, 10 minutes; the session it starts reaches no admin page).
+   */
+  async personalLink(msg: ChatMessage): Promise<string> {
+    return this.issue(msg, PERSONAL_PATH, "self");
+  }
+
+  private async issue(msg: ChatMessage, path: string, scope: SessionScope): Promise<string> {
     const token = await this.deps.sessions().issueLink({
       tenantId: msg.tenantId,
       platform: msg.platform,
       userId: msg.userId,
       userEmail: msg.userEmail,
       path,
+      scope,
     });
     return `${(this.deps.publicUrl ?? "").replace(/\/$/, "")}${path}?link=${encodeURIComponent(token)}`;
   }
 
   /**
-   * Middleware: exchanges a `?link=` for the session cookie (then redirects), or reads the cookie
-   * and sets `c.get("admin")`; 403 otherwise.
+   * Middleware of the workspace admin pages: exchanges a `?link=` for the session cookie (then
+   * redirects), or reads the cookie and sets `c.get("admin")`; 403 otherwise — also for a person's
+   * own session (`scope: "self"`), which never reaches an admin page or form.
    */
-  requireAdmin: MiddlewareHandler<AdminEnv> = async (c, next) => {
+  requireAdmin: MiddlewareHandler<AdminEnv> = (c, next) => this.session(c, next, "admin");
+
+  /**
+   * Middleware of a person's own pages (their AI keys): like {@link requireAdmin}, but any session
+   * of the workspace is accepted (an admin's too). `c.get("admin")` is the signed-in person.
+   */
+  requirePerson: MiddlewareHandler<AdminEnv> = (c, next) => this.session(c, next, "self");
+
+  private async session(c: Context<AdminEnv>, next: () => Promise<void>, need: SessionScope) {
     const sessions = this.deps.sessions();
     const link = c.req.query("link");
     if (link !== undefined) {
       const used = await sessions.useLink(link);
       if (!used.ok) return forbidden(c, linkMessage(used.reason));
+      if (need === "admin" && used.session.scope !== "admin") return forbidden(c, NOT_ADMIN);
       setCookie(c, ADMIN_COOKIE, sessions.sealSession(used.session), {
         httpOnly: true,
         sameSite: "Lax",
@@ -86,9 +117,11 @@ export class AdminWeb {
     }
     const session = sessions.openSession(getCookie(c, ADMIN_COOKIE));
     if (!session) return forbidden(c, "Open the page from a fresh link: type “settings” to Atom in chat.");
+    if (need === "admin" && session.scope !== "admin")
+      return forbidden(c, NOT_ADMIN);
     c.set("admin", session);
     await next();
-  };
+  }
 
   /** Middleware for state-changing requests: the body's `_csrf` (or `x-csrf-token`) must match. */
   checkCsrf: MiddlewareHandler<AdminEnv> = async (c, next) => {
@@ -119,6 +152,8 @@ export class AdminWeb {
   }
 }
 
+const NOT_ADMIN = `Only a workspace admin can change Atom's settings. Your own keys are at ${PERSONAL_PATH}.`;
+
 function linkMessage(reason: string): string {
   if (reason === "used") return "This link was already used. Type “settings” to Atom for a new one.";
   if (reason === "expired")
@@ -139,37 +174,40 @@ function escapeHtml(s: string): string {
 }
 
 /**
- * Registers the `settings` chat command (`/atom settings`, a DM, a mention, Teams): a workspace
- * admin gets a private reply with the settings link; anyone else is told that only admins can
- * change settings (no link exists for them).
+ * Registers the `settings` chat command (`/atom settings`, a DM, a mention, Teams). A workspace
+ * admin gets a private reply with the settings link and a second link to their own keys; anyone
+ * else — and anyone asking `my keys` / `settings me` — gets a private link to their own page
+ * (their own OpenAI/Anthropic keys; no workspace setting). Links are single use, 10 minutes.
  */
 export function registerSettingsCommand(bot: Bot, admin: AdminWeb): void {
   bot.registerCommand({
     kind: "settings",
-    match: (t) =>
-      /^(?:open\s+)?(?:atom\s+)?(?:settings|admin settings|keys|api keys)[.!?]?$/i.test(t)
+    match: (t) => {
+      if (/^(?:open\s+)?(?:atom\s+)?(?:my\s+(?:own\s+)?(?:api\s+)?keys|my\s+settings|settings\s+me|settings\s+mine)[.!?]?$/i.test(t))
+        return { kind: "settings", query: "me" };
+      return /^(?:open\s+)?(?:atom\s+)?(?:settings|admin settings|keys|api keys)[.!?]?$/i.test(t)
         ? { kind: "settings", query: "" }
-        : undefined,
+        : undefined;
+    },
     help: [
-      "Settings (admins): “settings” — a private link to Atom's settings page (AI keys, models, usage).",
+      "Settings: “settings” — a private link to Atom's settings page (admins: AI keys, models, usage); “my keys” — your own AI keys.",
     ],
     handle: async (ctx): Promise<Reply> => {
-      const url = await admin.link(ctx.msg);
-      if (!url) {
-        return makeReply({
-          intent: "settings",
-          text: "Only a workspace admin can change Atom's settings. Ask one of your admins to type “settings”.",
-          visibility: "ephemeral",
-        });
-      }
-      const note = "The link is only for you, works once, for 10 minutes.";
+      const note = "Links are only for you, work once, for 10 minutes.";
+      const own = await admin.personalLink(ctx.msg);
+      const url = ctx.intent.query === "me" ? undefined : await admin.link(ctx.msg);
+      const lines = url
+        ? [`Atom settings: ${url}`, `Your own AI keys: ${own}`]
+        : [
+            ...(ctx.intent.query === "me"
+              ? []
+              : ["Only a workspace admin can change Atom's settings; you can set your own AI keys."]),
+            `Your own AI keys: ${own}`,
+          ];
       return makeReply({
         intent: "settings",
-        text: `Atom settings: ${url}\n${note}`,
-        blocks: [
-          { type: "text", text: `Atom settings: ${url}` },
-          { type: "text", text: note },
-        ],
+        text: `${lines.join("\n")}\n${note}`,
+        blocks: [...lines.map((text) => ({ type: "text" as const, text })), { type: "text", text: note }],
         visibility: "ephemeral",
       });
     },

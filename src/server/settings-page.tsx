@@ -5,7 +5,8 @@ import { label } from "../ai/service.ts";
 import { AI_PROVIDERS, type AiProvider, KeyInputError, type KeyInfo } from "../ai/vault.ts";
 import type { AiSettingsRow, AiUsageRow } from "../db/ai-keys.ts";
 import type { AuditInput } from "../db/audit.ts";
-import type { AdminEnv, AdminSession, AdminWeb } from "./admin-session.ts";
+import { type AdminEnv, type AdminSession, type AdminWeb, PERSONAL_PATH } from "./admin-session.ts";
+import { mountPersonalKeys } from "./personal-keys-page.tsx";
 
 /** A line shown at the top of the page after an action. */
 interface Flash {
@@ -24,7 +25,8 @@ const PROVIDERS_WITH_MODELS: AiProvider[] = ["openai", "anthropic"];
  * - `POST /settings/keys/:provider` (`apiKey`, `baseUrl`, `remove`), `POST /settings/test/:provider`
  *   (lists the provider's models: a cheap real call), `POST /settings/models`. Every POST needs the
  *   session's CSRF token (`_csrf`); each answers with the page and a one-line result.
- * Keys are never rendered, logged or echoed in errors.
+ * Keys are never rendered, logged or echoed in errors. Also mounts everyone's own page
+ * (`/my-keys`, server/personal-keys-page.tsx), which the admin page links to.
  */
 export function mountSettings(
   app: Hono,
@@ -37,6 +39,8 @@ export function mountSettings(
 ): void {
   const audit = (s: AdminSession, entry: Omit<AuditInput, "tenantId" | "actor" | "platform">) =>
     deps.audit?.({ tenantId: s.tenantId, actor: s.userId, platform: s.platform, ...entry });
+  // Everyone's own page (their own keys) lives beside the admins' page.
+  mountPersonalKeys(app, deps);
   const r = app as unknown as Hono<AdminEnv>;
   r.use("/settings", deps.admin.requireAdmin);
   r.use("/settings/*", deps.admin.requireAdmin);
@@ -186,7 +190,10 @@ form.inline{display:inline}`}</style>
         <h1>Atom settings</h1>
         <p>
           Workspace <code>{p.session.tenantId}</code> · signed in as{" "}
-          <code>{p.session.userEmail ?? p.session.userId}</code>
+          <code>{p.session.userEmail ?? p.session.userId}</code> ·{" "}
+          <a href={PERSONAL_PATH} id="my-keys">
+            your own keys
+          </a>
         </p>
         {p.flash ? (
           <p role="status" id="flash" class={p.flash.ok ? "ok" : "err"}>

@@ -155,9 +155,9 @@ describe.skipIf(!haveChromium)("settings page in headless Chromium (atom serve +
     expect(set?.actor).toBe("U-ADMIN");
     expect(JSON.stringify(audit)).not.toContain(WORKSPACE_KEY);
 
-    // A non-admin gets no link; without a session the page is 403.
+    // A non-admin gets no settings link (only one to their own keys); without a session the page is 403.
     const refused = await server.atom.bot.handle(chat("settings", { userId: "U-BOB", userIsAdmin: false }));
-    expect(refused.text).not.toContain("link=");
+    expect(refused.text).not.toContain("/settings?link=");
     expect((await fetch(`${server.url}/settings`)).status).toBe(403);
 
     // Answers now use the workspace key, not the environment's.

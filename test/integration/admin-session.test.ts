@@ -49,6 +49,8 @@ describe("admin web session: settings link → cookie → requireAdmin, CSRF", (
       return c.html(`<p>tenant ${s.tenantId} user ${s.userId}</p><input name="_csrf" value="${s.csrf}">`);
     });
     app.post("/settings/save", admin.checkCsrf, (c) => c.text("saved"));
+    app.use("/my-keys", admin.requirePerson);
+    app.get("/my-keys", (c) => c.text(`own ${c.get("admin").scope} ${c.get("admin").userId}`));
   });
   afterAll(async () => {
     await t?.close();
@@ -99,10 +101,25 @@ describe("admin web session: settings link → cookie → requireAdmin, CSRF", (
     expect(await ok.text()).toBe("saved");
   });
 
-  it("gives a non-admin no link, and refuses pages without a session, forged cookies and links", async () => {
+  it("gives a non-admin no admin link, and refuses pages without a session, forged cookies and links", async () => {
     const reply = await bot.handle(message("settings", { userIsAdmin: false }));
     expect(reply.text).toContain("Only a workspace admin");
-    expect(reply.text).not.toContain("link=");
+    expect(reply.text).not.toContain("/settings?link=");
+    // Their own page's link starts a session that reaches no admin page.
+    const own = /https:\/\/atom\.example\.com\/my-keys\?link=\S+/.exec(reply.text)?.[0];
+    expect(own).toBeDefined();
+    const ownUrl = new URL(own!);
+    const started = await app.request(`${ownUrl.pathname}${ownUrl.search}`);
+    expect(started.status).toBe(303);
+    const ownCookie = (started.headers.get("set-cookie") ?? "").split(";")[0]!;
+    expect(await (await app.request("/my-keys", { headers: { cookie: ownCookie } })).text()).toBe("own self U-ADMIN");
+    expect((await app.request("/settings", { headers: { cookie: ownCookie } })).status).toBe(403);
+    // A personal link used at an admin page does not start an admin session either.
+    const own2 = new URL((await admin.personalLink(message("my keys")))!);
+    const misused = await app.request(`/settings${own2.search}`);
+    expect(misused.status).toBe(403);
+    expect(misused.headers.get("set-cookie")).toBeNull();
+
     const unknown = await bot.handle(message("/settings", { userId: "U-2" }));
     expect(unknown.text).not.toContain("link=");
 
