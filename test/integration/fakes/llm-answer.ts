@@ -29,6 +29,8 @@ export interface FakeChatReply {
   retryAfter?: string;
   /** Wait this long before answering (a timeout test). */
   delayMs?: number;
+  /** When streaming, wait this long between two pieces of text (a model writing slowly). */
+  pieceDelayMs?: number;
 }
 
 /** Decides a reply from the request (scripted replies are tried first). */

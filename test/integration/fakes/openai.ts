@@ -479,7 +479,7 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
     res.write(chunk({ role: "assistant", content: "", refusal: null }, null));
     for (const p of pieces(text)) {
       res.write(chunk({ content: p }, null));
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => (reply.pieceDelayMs ? setTimeout(r, reply.pieceDelayMs) : setImmediate(r)));
     }
     res.write(chunk({}, "stop"));
     if (body.stream_options?.include_usage) {
