@@ -109,10 +109,11 @@ async function sealedValues(tx: Queryable): Promise<SealedValue[]> {
       context: slackTokenContext(r.tenant_id),
       write: async (q, sealed) =>
         (
-          await q.query(
-            `UPDATE slack_installations SET ${name} = $3 WHERE tenant_id = $1 AND ${name} = $2`,
-            [r.tenant_id, value, sealed],
-          )
+          await q.query(`UPDATE slack_installations SET ${name} = $3 WHERE tenant_id = $1 AND ${name} = $2`, [
+            r.tenant_id,
+            value,
+            sealed,
+          ])
         ).rowCount > 0,
     });
     out.push(column("bot_token_sealed", r.bot_token_sealed));
@@ -164,7 +165,10 @@ export async function rotateSealedSecrets(db: Db, sealer: Sealer): Promise<Rotat
   );
   const count = (kind: string) => {
     let c = counts.get(kind);
-    if (!c) counts.set(kind, (c = { kind, resealed: 0, current: 0, unreadable: 0 }));
+    if (!c) {
+      c = { kind, resealed: 0, current: 0, unreadable: 0 };
+      counts.set(kind, c);
+    }
     return c;
   };
   try {

@@ -99,7 +99,10 @@ export class CumulativeReplyStream implements AdapterReplyStream {
         await this.transport.final(reply, this.streamId);
         return;
       } catch (err) {
-        this.log.info({ err: describe(err) }, "the streamed answer's final message was refused; sending it as one message");
+        this.log.info(
+          { err: describe(err) },
+          "the streamed answer's final message was refused; sending it as one message",
+        );
       }
     }
     await this.transport.single(reply);
@@ -130,10 +133,18 @@ export class CumulativeReplyStream implements AdapterReplyStream {
       if (this.broken || this.finishing) return;
       const update: StreamUpdate =
         this.informative !== undefined && !this.text
-          ? { kind: "informative", text: this.informative, sequence: this.sequence + 1, streamId: this.streamId }
+          ? {
+              kind: "informative",
+              text: this.informative,
+              sequence: this.sequence + 1,
+              streamId: this.streamId,
+            }
           : { kind: "streaming", text: this.text, sequence: this.sequence + 1, streamId: this.streamId };
       this.informative = undefined;
-      if (update.kind === "streaming" && (update.text === this.sentText || update.text.length > this.limits.maxTextChars))
+      if (
+        update.kind === "streaming" &&
+        (update.text === this.sentText || update.text.length > this.limits.maxTextChars)
+      )
         continue;
       try {
         const id = await this.transport.update(update).finally(() => {
@@ -149,7 +160,10 @@ export class CumulativeReplyStream implements AdapterReplyStream {
         }
       } catch (err) {
         this.broken = true;
-        this.log.info({ err: describe(err) }, "streaming the answer stopped; it is sent as one message at the end");
+        this.log.info(
+          { err: describe(err) },
+          "streaming the answer stopped; it is sent as one message at the end",
+        );
       }
     }
   }

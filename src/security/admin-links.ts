@@ -97,7 +97,15 @@ export class AdminLinks implements AdminSessions {
   sealSession(s: AdminSession): string {
     const sid = (s as AdminSession & { sid?: string }).sid ?? randomToken(18);
     const payload = Buffer.from(
-      JSON.stringify({ r: s.scope, t: s.tenantId, p: s.platform, u: s.userId, e: s.userEmail, x: s.expiresAt, s: sid }),
+      JSON.stringify({
+        r: s.scope,
+        t: s.tenantId,
+        p: s.platform,
+        u: s.userId,
+        e: s.userEmail,
+        x: s.expiresAt,
+        s: sid,
+      }),
     ).toString("base64url");
     return `${payload}.${this.sign(payload)}`;
   }

@@ -117,8 +117,7 @@ export class AdminWeb {
     }
     const session = sessions.openSession(getCookie(c, ADMIN_COOKIE));
     if (!session) return forbidden(c, "Open the page from a fresh link: type “settings” to Atom in chat.");
-    if (need === "admin" && session.scope !== "admin")
-      return forbidden(c, NOT_ADMIN);
+    if (need === "admin" && session.scope !== "admin") return forbidden(c, NOT_ADMIN);
     c.set("admin", session);
     await next();
   }
@@ -183,7 +182,11 @@ export function registerSettingsCommand(bot: Bot, admin: AdminWeb): void {
   bot.registerCommand({
     kind: "settings",
     match: (t) => {
-      if (/^(?:open\s+)?(?:atom\s+)?(?:my\s+(?:own\s+)?(?:api\s+)?keys|my\s+settings|settings\s+me|settings\s+mine)[.!?]?$/i.test(t))
+      if (
+        /^(?:open\s+)?(?:atom\s+)?(?:my\s+(?:own\s+)?(?:api\s+)?keys|my\s+settings|settings\s+me|settings\s+mine)[.!?]?$/i.test(
+          t,
+        )
+      )
         return { kind: "settings", query: "me" };
       return /^(?:open\s+)?(?:atom\s+)?(?:settings|admin settings|keys|api keys)[.!?]?$/i.test(t)
         ? { kind: "settings", query: "" }

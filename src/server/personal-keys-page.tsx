@@ -66,7 +66,10 @@ export function mountPersonalKeys(
     const key = await deps.ai.vault.resolve(s.tenantId, provider, ownerOf(s));
     // Only the person's own key is tested here (the workspace's is the admins' business).
     if (key?.scope !== "user")
-      return page(c, deps.ai, { ok: false, text: `${label(provider)}: you have no key of your own to test.` });
+      return page(c, deps.ai, {
+        ok: false,
+        text: `${label(provider)}: you have no key of your own to test.`,
+      });
     try {
       const models = await listModels(key);
       await deps.ai.vault.store.markValid(s.tenantId, key.owner, provider);

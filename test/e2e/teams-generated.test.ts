@@ -62,7 +62,11 @@ describe("atom serve + Teams + OpenAI key: generated answers stream in personal 
       : undefined;
 
   it("personal chat: searching…, growing text, then the final card citing the document", async () => {
-    const activity = teamsMessage({ serviceUrl: fake.url, kind: "personal", text: "how much is the home office budget?" });
+    const activity = teamsMessage({
+      serviceUrl: fake.url,
+      kind: "personal",
+      text: "how much is the home office budget?",
+    });
     expect((await postActivity(server.url, activity)).status).toBe(200);
     await server.atom.jobs.drain({ timeoutMs: 60_000 });
     expect(openai.chats.at(-1)?.stream).toBe(true);

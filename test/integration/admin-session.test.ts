@@ -112,7 +112,9 @@ describe("admin web session: settings link → cookie → requireAdmin, CSRF", (
     const started = await app.request(`${ownUrl.pathname}${ownUrl.search}`);
     expect(started.status).toBe(303);
     const ownCookie = (started.headers.get("set-cookie") ?? "").split(";")[0]!;
-    expect(await (await app.request("/my-keys", { headers: { cookie: ownCookie } })).text()).toBe("own self U-ADMIN");
+    expect(await (await app.request("/my-keys", { headers: { cookie: ownCookie } })).text()).toBe(
+      "own self U-ADMIN",
+    );
     expect((await app.request("/settings", { headers: { cookie: ownCookie } })).status).toBe(403);
     // A personal link used at an admin page does not start an admin session either.
     const own2 = new URL((await admin.personalLink(message("my keys")))!);

@@ -31,7 +31,10 @@ const SECRETS = {
 };
 
 /** Stores one secret of every sealed kind under `master` (with the code paths Atom uses). */
-async function seed(db: Db, master: Buffer): Promise<{ googleId: string; microsoftId: string; state: string }> {
+async function seed(
+  db: Db,
+  master: Buffer,
+): Promise<{ googleId: string; microsoftId: string; state: string }> {
   const sealer = createSealer(master);
   const vault = new KeyVault({ store: new AiKeyStore(db), sealer: () => sealer, env: {} });
   await vault.set({ tenantId: "T1", provider: "openai", apiKey: SECRETS.workspace, setBy: "admin" });
@@ -43,11 +46,13 @@ async function seed(db: Db, master: Buffer): Promise<{ googleId: string; microso
     owner: userOwner("slack", "U1"),
   });
   const store = new ConnectionStore(db);
-  const tokens = (access: string, extra: Record<string, unknown> = {}) => (id: string) =>
-    sealer.seal(
-      JSON.stringify({ accessToken: access, expiresAt: Date.now() + 3600_000, ...extra }),
-      `connection:${id}`,
-    );
+  const tokens =
+    (access: string, extra: Record<string, unknown> = {}) =>
+    (id: string) =>
+      sealer.seal(
+        JSON.stringify({ accessToken: access, expiresAt: Date.now() + 3600_000, ...extra }),
+        `connection:${id}`,
+      );
   const google = await store.upsert({
     tenantId: "T1",
     provider: "google",
@@ -134,7 +139,9 @@ describe.each(testBackends())("atom keys rotate on $name", (backend) => {
     };
     expect(await new ConnectionTokens(ids.googleId, store, only, noRefresh).get()).toBe(SECRETS.google);
     const ms = await store.tokens(ids.microsoftId);
-    expect(JSON.parse(only.open(ms!.tokensSealed, `connection:${ids.microsoftId}`)).msalCache).toBe(SECRETS.msal);
+    expect(JSON.parse(only.open(ms!.tokensSealed, `connection:${ids.microsoftId}`)).msalCache).toBe(
+      SECRETS.msal,
+    );
     const slack = (await new SlackInstallationRepo(db).list())[0]!;
     expect(only.open(slack.botTokenSealed, slackTokenContext("slack:T9"))).toBe(SECRETS.slackBot);
     expect(only.open(slack.refreshTokenSealed!, slackTokenContext("slack:T9"))).toBe(SECRETS.slackRefresh);

@@ -63,7 +63,9 @@ beforeEach(() => {
 
 /** The stream fields of a posted activity: its `streaminfo` entity (fields from channelData when the SDK kept only the type). */
 const streamInfo = (c: { body: Record<string, unknown> }) => {
-  const e = (c.body.entities as Array<Record<string, unknown>> | undefined)?.find((x) => x.type === "streaminfo");
+  const e = (c.body.entities as Array<Record<string, unknown>> | undefined)?.find(
+    (x) => x.type === "streaminfo",
+  );
   if (!e) return undefined;
   return e.streamType !== undefined ? e : { ...e, ...(c.body.channelData as Record<string, unknown>) };
 };
@@ -98,7 +100,12 @@ describe("Teams streaming in personal chat", () => {
       expect(c.status).toBe(201);
     }
     const [first, ...rest] = s.activities;
-    expect(first).toMatchObject({ type: "typing", streamType: "informative", sequence: 1, text: "searching…" });
+    expect(first).toMatchObject({
+      type: "typing",
+      streamType: "informative",
+      sequence: 1,
+      text: "searching…",
+    });
     const updates = rest.filter((a) => a.streamType === "streaming");
     expect(updates.length).toBeGreaterThanOrEqual(1);
     // Each update carries the whole text so far; the sequence rises; the last one is complete.
@@ -127,7 +134,11 @@ describe("Teams streaming in personal chat", () => {
     expect(card).toContain("$2,000 on desk setup [1].");
     expect(card).toContain(`[Spending company money](${SOURCE})`);
     expect(card).toContain("feedback_up");
-    expect(streamInfo(messages[0]!)).toMatchObject({ type: "streaminfo", streamId: s.streamId, streamType: "final" });
+    expect(streamInfo(messages[0]!)).toMatchObject({
+      type: "streaminfo",
+      streamId: s.streamId,
+      streamType: "final",
+    });
     // Feedback on the streamed answer finds it again (the final message's id is recorded).
     const sent = await run.db.query("SELECT answer_id FROM teams_sent_messages WHERE answer_id = 'a1'");
     expect(sent.rowCount).toBeGreaterThanOrEqual(1);
@@ -190,33 +201,60 @@ describe("Teams streaming in personal chat", () => {
         body: JSON.stringify({ conversation: { id: conv, conversationType: "personal" }, ...body }),
       });
     const si = (e: Record<string, unknown>) => [{ type: "streaminfo", ...e }];
-    const start = await post({ type: "typing", text: "Hello", entities: si({ streamType: "streaming", streamSequence: 1 }) });
+    const start = await post({
+      type: "typing",
+      text: "Hello",
+      entities: si({ streamType: "streaming", streamSequence: 1 }),
+    });
     expect(start.status).toBe(201);
     const { id } = (await start.json()) as { id: string };
-    const tooSoon = await post({ type: "typing", text: "Hello you", entities: si({ streamId: id, streamType: "streaming", streamSequence: 2 }) });
+    const tooSoon = await post({
+      type: "typing",
+      text: "Hello you",
+      entities: si({ streamId: id, streamType: "streaming", streamSequence: 2 }),
+    });
     expect(tooSoon.status).toBe(429);
     expect(tooSoon.headers.get("retry-after")).toBe("1");
     await new Promise((r) => setTimeout(r, 950));
-    const notCumulative = await post({ type: "typing", text: "Bye", entities: si({ streamId: id, streamType: "streaming", streamSequence: 2 }) });
+    const notCumulative = await post({
+      type: "typing",
+      text: "Bye",
+      entities: si({ streamId: id, streamType: "streaming", streamSequence: 2 }),
+    });
     expect(notCumulative.status).toBe(400);
-    const backwards = await post({ type: "typing", text: "Hello you", entities: si({ streamId: id, streamType: "streaming", streamSequence: 1 }) });
+    const backwards = await post({
+      type: "typing",
+      text: "Hello you",
+      entities: si({ streamId: id, streamType: "streaming", streamSequence: 1 }),
+    });
     expect(backwards.status).toBe(400);
-    const end = await post({ type: "message", text: "Hello you", entities: si({ streamId: id, streamType: "final" }) });
+    const end = await post({
+      type: "message",
+      text: "Hello you",
+      entities: si({ streamId: id, streamType: "final" }),
+    });
     expect(end.status).toBe(201);
     await new Promise((r) => setTimeout(r, 950));
-    const after = await post({ type: "typing", text: "Hello you!", entities: si({ streamId: id, streamType: "streaming", streamSequence: 3 }) });
+    const after = await post({
+      type: "typing",
+      text: "Hello you!",
+      entities: si({ streamId: id, streamType: "streaming", streamSequence: 3 }),
+    });
     expect(after.status).toBe(403);
     expect(((await after.json()) as { error: { code: string } }).error.code).toBe("ContentStreamNotAllowed");
-    const group = await fetch(`${fake.url}v3/conversations/${encodeURIComponent("19:g@thread.v2")}/activities`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        type: "typing",
-        text: "x",
-        conversation: { id: "19:g@thread.v2", conversationType: "groupChat" },
-        entities: si({ streamType: "informative", streamSequence: 1 }),
-      }),
-    });
+    const group = await fetch(
+      `${fake.url}v3/conversations/${encodeURIComponent("19:g@thread.v2")}/activities`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          type: "typing",
+          text: "x",
+          conversation: { id: "19:g@thread.v2", conversationType: "groupChat" },
+          entities: si({ streamType: "informative", streamSequence: 1 }),
+        }),
+      },
+    );
     expect(group.status).toBe(400);
   }, 30_000);
 });

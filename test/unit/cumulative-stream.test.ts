@@ -49,7 +49,12 @@ describe("CumulativeReplyStream (the core's side of Teams streaming)", () => {
     expect(started).toBe(1);
     expect(s.started).toBe(true);
     const updates = log.filter((l) => l.what === "update").map((l) => l.u!);
-    expect(updates[0]).toEqual({ kind: "informative", text: "searching your docum", sequence: 1, streamId: undefined });
+    expect(updates[0]).toEqual({
+      kind: "informative",
+      text: "searching your docum",
+      sequence: 1,
+      streamId: undefined,
+    });
     const streaming = updates.slice(1);
     expect(streaming.length).toBeGreaterThanOrEqual(1);
     streaming.forEach((u, i) => {

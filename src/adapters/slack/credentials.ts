@@ -183,7 +183,9 @@ export class SlackCredentials {
     await i.repo.save({
       ...rest,
       botTokenSealed: i.sealer.seal(botToken, slackTokenContext(inst.tenantId)),
-      refreshTokenSealed: refreshToken ? i.sealer.seal(refreshToken, slackTokenContext(inst.tenantId)) : undefined,
+      refreshTokenSealed: refreshToken
+        ? i.sealer.seal(refreshToken, slackTokenContext(inst.tenantId))
+        : undefined,
     });
     this.cache.delete(inst.tenantId);
     this.checks.delete(inst.tenantId);
@@ -314,7 +316,9 @@ export class SlackCredentials {
     return {
       ...rest,
       botToken: sealer.open(botTokenSealed, slackTokenContext(row.tenantId)),
-      refreshToken: refreshTokenSealed ? sealer.open(refreshTokenSealed, slackTokenContext(row.tenantId)) : undefined,
+      refreshToken: refreshTokenSealed
+        ? sealer.open(refreshTokenSealed, slackTokenContext(row.tenantId))
+        : undefined,
     };
   }
 

@@ -163,11 +163,13 @@ export function createTeamsTurns(deps: TeamsTurnsDeps): ConversationAdapter<Team
           channelData: info,
           entities: [{ type: "streaminfo", ...info }, ...(activity.entities ?? [])],
         });
-        if (reply.answerId) await references.recordSentAnswer(t.tenantId, t.conversationId, id || streamId, reply.answerId);
+        if (reply.answerId)
+          await references.recordSentAnswer(t.tenantId, t.conversationId, id || streamId, reply.answerId);
       },
       single: async (reply) => {
         const id = await post(t, replyActivity(reply), "posting the answer");
-        if (reply.answerId && id) await references.recordSentAnswer(t.tenantId, t.conversationId, id, reply.answerId);
+        if (reply.answerId && id)
+          await references.recordSentAnswer(t.tenantId, t.conversationId, id, reply.answerId);
       },
     };
   }

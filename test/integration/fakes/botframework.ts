@@ -245,23 +245,26 @@ export async function startFakeBotConnector(opts: FakeConnectorOptions = {}): Pr
       streamSequence: typeof info.streamSequence === "number" ? info.streamSequence : undefined,
     };
     call.stream = si;
-    const bad = (message: string) => sendError(call, res, 400, {}, "BadArgument", message);
+    const bad = (message: string): true => {
+      sendError(call, res, 400, {}, "BadArgument", message);
+      return true;
+    };
     const conv = body.conversation as { conversationType?: string } | undefined;
     const personal = conv?.conversationType
       ? conv.conversationType === "personal"
       : (call.conversationId ?? "").startsWith("a:");
-    if (!personal) return bad("streaming api is not enabled"), true;
+    if (!personal) return bad("streaming api is not enabled");
     if (type === "typing" && si.streamType !== "informative" && si.streamType !== "streaming")
-      return bad("Only start streaming and continue streaming types are allowed as a typing activity"), true;
+      return bad("Only start streaming and continue streaming types are allowed as a typing activity");
     if (type === "message" && si.streamType !== "final")
-      return bad("Only final streaming type is allowed as a message activity"), true;
-    if (type !== "typing" && type !== "message") return bad(`activity type ${type} cannot stream`), true;
+      return bad("Only final streaming type is allowed as a message activity");
+    if (type !== "typing" && type !== "message") return bad(`activity type ${type} cannot stream`);
     if (si.streamType === "informative" && (text ?? "").length > 1000)
-      return bad("informative message is longer than 1000 characters"), true;
+      return bad("informative message is longer than 1000 characters");
     const now = Date.now();
     if (!si.streamId) {
       if (type !== "typing" || si.streamSequence !== 1)
-        return bad("a stream starts with a typing activity with streamSequence 1"), true;
+        return bad("a stream starts with a typing activity with streamSequence 1");
       const id = `${now}${Math.floor(Math.random() * 1000)}`;
       streams.set(id, {
         streamId: id,
@@ -275,7 +278,14 @@ export async function startFakeBotConnector(opts: FakeConnectorOptions = {}): Pr
     }
     const s = streams.get(si.streamId);
     if (!s || s.ended || s.conversationId !== call.conversationId) {
-      sendError(call, res, 403, {}, "ContentStreamNotAllowed", "Content stream is not allowed on an ended or unknown stream");
+      sendError(
+        call,
+        res,
+        403,
+        {},
+        "ContentStreamNotAllowed",
+        "Content stream is not allowed on an ended or unknown stream",
+      );
       return true;
     }
     const last = s.activities[s.activities.length - 1]!;
@@ -286,10 +296,10 @@ export async function startFakeBotConnector(opts: FakeConnectorOptions = {}): Pr
     if (type === "typing") {
       const lastSeq = Math.max(...s.activities.map((a) => a.sequence ?? 0));
       if (!si.streamSequence || si.streamSequence <= lastSeq)
-        return bad("ContentStreamSequenceOrderPreConditionFailed: streamSequence must increase"), true;
+        return bad("ContentStreamSequenceOrderPreConditionFailed: streamSequence must increase");
       const lastText = [...s.activities].reverse().find((a) => a.streamType === "streaming")?.text ?? "";
       if (si.streamType === "streaming" && !(text ?? "").startsWith(lastText))
-        return bad("a streaming update must contain the text streamed before"), true;
+        return bad("a streaming update must contain the text streamed before");
     } else {
       s.ended = true;
     }
