@@ -196,6 +196,14 @@ export function registerSettingsCommand(bot: Bot, admin: AdminWeb): void {
       "Settings: “settings” — a private link to Atom's settings page (admins: AI keys, models, usage); “my keys” — your own AI keys.",
     ],
     handle: async (ctx): Promise<Reply> => {
+      const { msg } = ctx;
+      // Teams shows no reply to one person in a shared conversation: a link there would be public.
+      if (msg.platform === "teams" && !msg.isDirect && msg.visibility !== "ephemeral") {
+        return makeReply({
+          intent: "settings",
+          text: "Settings links are private: message me in a personal chat and type “settings” (or “my keys”) there.",
+        });
+      }
       const note = "Links are only for you, work once, for 10 minutes.";
       const own = await admin.personalLink(ctx.msg);
       const url = ctx.intent.query === "me" ? undefined : await admin.link(ctx.msg);

@@ -140,6 +140,14 @@ describe("admin web session: settings link → cookie → requireAdmin, CSRF", (
     expect((await app.request(`${otherLink.pathname}${otherLink.search}`)).status).toBe(403);
   });
 
+  it("posts no link in a shared Teams conversation (Teams has no reply only the asker sees)", async () => {
+    const reply = await bot.handle(message("settings", { platform: "teams", userIsAdmin: true }));
+    expect(reply.text).not.toContain("link=");
+    expect(reply.text).toContain("personal chat");
+    const direct = await bot.handle(message("my keys", { platform: "teams", isDirect: true }));
+    expect(direct.text).toMatch(/\/my-keys\?link=/);
+  });
+
   it("refuses an expired link", async () => {
     const reply = await bot.handle(message("settings", { userIsAdmin: true }));
     const url = new URL(linkFrom(reply.text)!);
