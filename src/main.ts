@@ -384,11 +384,16 @@ export async function startServer(
   // Listen first: health checks and Slack URL verification answer while the first sync runs.
   atom.jobs.start();
   atom.workflows.start();
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serveHttp({ fetch: atom.app.fetch, port: config.port, hostname: config.host }, () =>
-      resolve(s),
-    );
-  });
+  let server: ServerType;
+  try {
+    server = await listen(atom, config);
+  } catch (err) {
+    // Nothing may keep running after a failed start: the CLI prints one line and exits.
+    for (const stop of stops) stop();
+    await atom.close().catch(() => {});
+    await stopErrorReporting().catch(() => {});
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
@@ -404,4 +409,37 @@ export async function startServer(
       await stopErrorReporting();
     },
   };
+}
+
+/**
+ * Starts the HTTP listener on `config.host:config.port`.
+ * @throws Error with one readable line when the address cannot be bound (in use, not allowed,
+ *   not on this machine) instead of Node's unhandled `'error'` event.
+ */
+function listen(atom: Atom, config: Config): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const s = serveHttp({ fetch: atom.app.fetch, port: config.port, hostname: config.host }, () => {
+      s.off("error", onError);
+      resolve(s);
+    });
+    const onError = (err: NodeJS.ErrnoException) => {
+      s.close();
+      reject(new Error(`could not listen on ${config.host}:${config.port}: ${listenProblem(err)}`));
+    };
+    s.once("error", onError);
+  });
+}
+
+/** Plain words for the usual `listen` failures (EADDRINUSE, EACCES, EADDRNOTAVAIL). */
+function listenProblem(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case "EADDRINUSE":
+      return "the address is already in use (set PORT to a free port, or stop the other process)";
+    case "EACCES":
+      return "permission denied (ports below 1024 need privileges; set PORT to 1024 or above)";
+    case "EADDRNOTAVAIL":
+      return "this machine has no such address (check HOST)";
+    default:
+      return firstLine(err);
+  }
 }
