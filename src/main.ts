@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import path from "node:path";
 import { serve as serveHttp, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -14,6 +13,7 @@ import { JobWorker } from "./core/worker.ts";
 import { createBot } from "./bot/core.ts";
 import type { Bot } from "./bot/types.ts";
 import { type Config, DEFAULT_TENANT } from "./config.ts";
+import { prepareDataDir } from "./data-dir.ts";
 import { type Db, migrate, openDb } from "./db/index.ts";
 import { JobStore } from "./db/jobs.ts";
 import { DEFAULT_RETENTION } from "./db/retention.ts";
@@ -90,7 +90,7 @@ export async function createAtom(
   } = {},
 ): Promise<Atom> {
   const logger = opts.logger ?? createLogger(config.logLevel);
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  prepareDataDir(config.dataDir, { writable: !config.databaseUrl });
   const pgliteDir = path.join(config.dataDir, "pglite");
   let db: Db;
   try {
@@ -279,9 +279,22 @@ export async function createAtom(
   };
 }
 
+/**
+ * Words for something thrown that is not an Error (PGlite throws `ErrnoError { errno }` objects,
+ * which `String()` turns into "[object Object]").
+ */
+function describeThrown(err: unknown): string {
+  if (typeof err !== "object" || err === null) return String(err);
+  const o = err as { message?: unknown; name?: unknown; errno?: unknown; code?: unknown };
+  if (typeof o.message === "string" && o.message !== "") return o.message;
+  const name = typeof o.name === "string" ? o.name : "error";
+  const code = o.code ?? o.errno;
+  return code === undefined ? name : `${name} (${String(code)})`;
+}
+
 /** The first line of an error's message (native errors carry long chains of causes). */
 function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : describeThrown(err);
   return message.split("\n")[0]!.slice(0, 300);
 }
 
