@@ -201,6 +201,11 @@ describe("bot core", () => {
     );
   });
 
+  it("refuses a long note without claiming a length it never saw (messages are cut at 8,000 characters)", async () => {
+    const reply = await bot.handle(msg(`remember that ${"z".repeat(39_000)}`));
+    expect(reply.text).toBe("That note is too long: the limit is 4000 characters. Shorten it and try again.");
+  });
+
   it("handles help, status and search", async () => {
     const help = await bot.handle(msg("help"));
     expect(help.intent).toBe("help");
