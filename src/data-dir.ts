@@ -57,3 +57,24 @@ function fsProblem(err: unknown): string {
       return err instanceof Error ? err.message : String(err);
   }
 }
+
+/**
+ * Checks that `ATOM_DOCS_DIR` names an existing, readable folder (`atom serve` indexes it).
+ * @throws Error naming `ATOM_DOCS_DIR`, the folder and what is wrong.
+ */
+export function checkDocsDir(dir: string): void {
+  const where = `ATOM_DOCS_DIR (${dir})`;
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`${where} does not exist`);
+    throw new Error(`${where}: ${fsProblem(err)}`);
+  }
+  if (!stat.isDirectory()) throw new Error(`${where} is not a folder: point it at the documents' directory`);
+  try {
+    fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK);
+  } catch (err) {
+    throw new Error(`${where} cannot be read: ${fsProblem(err)}`);
+  }
+}

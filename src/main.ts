@@ -13,7 +13,7 @@ import { JobWorker } from "./core/worker.ts";
 import { createBot } from "./bot/core.ts";
 import type { Bot } from "./bot/types.ts";
 import { type Config, DEFAULT_TENANT } from "./config.ts";
-import { prepareDataDir } from "./data-dir.ts";
+import { checkDocsDir, prepareDataDir } from "./data-dir.ts";
 import { type Db, migrate, openDb } from "./db/index.ts";
 import { JobStore } from "./db/jobs.ts";
 import { DEFAULT_RETENTION } from "./db/retention.ts";
@@ -369,6 +369,8 @@ export async function startServer(
   config: Config,
   opts: { logger?: Logger; teamsEndpoints?: BotFrameworkEndpoints; microsoft?: MicrosoftTestOptions } = {},
 ): Promise<RunningServer> {
+  // A docs folder that is not there would only show up later as failing sync jobs.
+  if (config.docsDir) checkDocsDir(config.docsDir);
   const stopErrorReporting = await startErrorReporting({
     dsn: config.env.SENTRY_DSN,
     environment: config.env.SENTRY_ENVIRONMENT,

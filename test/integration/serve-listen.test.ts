@@ -45,3 +45,27 @@ describe("atom serve: a port that is already taken", () => {
     }
   });
 });
+
+describe("atom serve: ATOM_DOCS_DIR that is not a folder", () => {
+  it("refuses to start with one sentence naming the variable (not failing sync jobs later)", async () => {
+    const dataDir = tempDir("atom-docs-");
+    const file = `${dataDir}/notes.md`;
+    fs.writeFileSync(file, "# x");
+    try {
+      for (const [docs, message] of [
+        [`${dataDir}/missing`, `ATOM_DOCS_DIR (${dataDir}/missing) does not exist`],
+        [file, `ATOM_DOCS_DIR (${file}) is not a folder: point it at the documents' directory`],
+      ] as const) {
+        const config = loadConfig({
+          ATOM_DATA_DIR: dataDir,
+          ATOM_DOCS_DIR: docs,
+          PORT: "0",
+          HOST: "127.0.0.1",
+        });
+        await expect(startServer(config, { logger: createLogger("silent") })).rejects.toThrow(message);
+      }
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
