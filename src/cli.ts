@@ -22,8 +22,8 @@ Commands:
   eval <qa.jsonl>... --docs <dir> [--json] [--verbose]
                                  score answers on question sets (hit@1, hit@5, MRR, fact in answer,
                                  no-answer accuracy)
-  sync [--json]                  sync every connection (Google Drive) now
-  transcribe <audio file> [--json] [--language <code>]
+  sync [--json]                  sync every connection (Google Drive, OneDrive) now
+  transcribe <audio file> [--json] [--language <code>|detect]
                                  transcribe a voice note (needs DEEPGRAM_API_KEY)
   keys rotate                    re-encrypt every stored secret (AI keys, connection tokens, Slack
                                  tokens) with ATOM_ENCRYPTION_KEY (old key in ATOM_ENCRYPTION_KEY_PREVIOUS)

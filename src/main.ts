@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import path from "node:path";
 import { serve as serveHttp, type ServerType } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -14,6 +13,7 @@ import { JobWorker } from "./core/worker.ts";
 import { createBot } from "./bot/core.ts";
 import type { Bot } from "./bot/types.ts";
 import { type Config, DEFAULT_TENANT } from "./config.ts";
+import { checkDocsDir, prepareDataDir } from "./data-dir.ts";
 import { type Db, migrate, openDb } from "./db/index.ts";
 import { JobStore } from "./db/jobs.ts";
 import { DEFAULT_RETENTION } from "./db/retention.ts";
@@ -92,7 +92,7 @@ export async function createAtom(
   } = {},
 ): Promise<Atom> {
   const logger = opts.logger ?? createLogger(config.logLevel);
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  prepareDataDir(config.dataDir, { writable: !config.databaseUrl });
   const pgliteDir = path.join(config.dataDir, "pglite");
   let db: Db;
   try {
@@ -282,9 +282,22 @@ export async function createAtom(
   };
 }
 
+/**
+ * Words for something thrown that is not an Error (PGlite throws `ErrnoError { errno }` objects,
+ * which `String()` turns into "[object Object]").
+ */
+function describeThrown(err: unknown): string {
+  if (typeof err !== "object" || err === null) return String(err);
+  const o = err as { message?: unknown; name?: unknown; errno?: unknown; code?: unknown };
+  if (typeof o.message === "string" && o.message !== "") return o.message;
+  const name = typeof o.name === "string" ? o.name : "error";
+  const code = o.code ?? o.errno;
+  return code === undefined ? name : `${name} (${String(code)})`;
+}
+
 /** The first line of an error's message (native errors carry long chains of causes). */
 function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : describeThrown(err);
   return message.split("\n")[0]!.slice(0, 300);
 }
 
@@ -359,6 +372,8 @@ export async function startServer(
   config: Config,
   opts: { logger?: Logger; teamsEndpoints?: BotFrameworkEndpoints; microsoft?: MicrosoftTestOptions } = {},
 ): Promise<RunningServer> {
+  // A docs folder that is not there would only show up later as failing sync jobs.
+  if (config.docsDir) checkDocsDir(config.docsDir);
   const stopErrorReporting = await startErrorReporting({
     dsn: config.env.SENTRY_DSN,
     environment: config.env.SENTRY_ENVIRONMENT,
@@ -387,11 +402,16 @@ export async function startServer(
   // Listen first: health checks and Slack URL verification answer while the first sync runs.
   atom.jobs.start();
   atom.workflows.start();
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serveHttp({ fetch: atom.app.fetch, port: config.port, hostname: config.host }, () =>
-      resolve(s),
-    );
-  });
+  let server: ServerType;
+  try {
+    server = await listen(atom, config);
+  } catch (err) {
+    // Nothing may keep running after a failed start: the CLI prints one line and exits.
+    for (const stop of stops) stop();
+    await atom.close().catch(() => {});
+    await stopErrorReporting().catch(() => {});
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`;
@@ -407,4 +427,37 @@ export async function startServer(
       await stopErrorReporting();
     },
   };
+}
+
+/**
+ * Starts the HTTP listener on `config.host:config.port`.
+ * @throws Error with one readable line when the address cannot be bound (in use, not allowed,
+ *   not on this machine) instead of Node's unhandled `'error'` event.
+ */
+function listen(atom: Atom, config: Config): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const s = serveHttp({ fetch: atom.app.fetch, port: config.port, hostname: config.host }, () => {
+      s.off("error", onError);
+      resolve(s);
+    });
+    const onError = (err: NodeJS.ErrnoException) => {
+      s.close();
+      reject(new Error(`could not listen on ${config.host}:${config.port}: ${listenProblem(err)}`));
+    };
+    s.once("error", onError);
+  });
+}
+
+/** Plain words for the usual `listen` failures (EADDRINUSE, EACCES, EADDRNOTAVAIL). */
+function listenProblem(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case "EADDRINUSE":
+      return "the address is already in use (set PORT to a free port, or stop the other process)";
+    case "EACCES":
+      return "permission denied (ports below 1024 need privileges; set PORT to 1024 or above)";
+    case "EADDRNOTAVAIL":
+      return "this machine has no such address (check HOST)";
+    default:
+      return firstLine(err);
+  }
 }

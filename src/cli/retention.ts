@@ -46,7 +46,12 @@ export async function runRetention(args: string[], io: CliIo, open: () => Promis
       try {
         policy = await setTenantRetention(atom.db, tenantId, change);
       } catch (err) {
-        if (err instanceof RangeError) throw new UsageError(err.message);
+        // Name the flag the person typed ("--audit"), not the stored field ("auditDays").
+        if (err instanceof RangeError) {
+          let message = err.message;
+          for (const [flag, field] of Object.entries(FIELDS)) message = message.replace(field, `--${flag}`);
+          throw new UsageError(message);
+        }
         throw err;
       }
       await recordAudit(atom.db, atom.logger, {

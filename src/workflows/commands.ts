@@ -15,9 +15,12 @@ const TEMPLATES = /^(?:workflow templates|(?:list |show )?(?:workflow )?template
 const MANAGE =
   /^workflows? (history|versions|rollback|roll back|revert|why|debug|run|pause|stop|resume|start|delete|remove|rename|edit|change|update|show)\b[\s:]*(.*)$/i;
 
-/** A schedule word first: "every weekday at 9 …", "tomorrow at 8 …", "in 20 minutes …". */
+/**
+ * A schedule word first: "every weekday at 9 …", "tomorrow at 8 …", "in 20 minutes …", a date
+ * ("on december 24 at 10 …", "on 2027-01-15 at 9 …", "on 3rd of march …", as parseWhen reads them).
+ */
 const TRIGGER_START =
-  /^(?:every|each|daily|weekly|monthly|hourly|fortnightly|biweekly|in \d+ |in an? (?:minute|hour|day)|in half an hour|tomorrow|today|tonight|yesterday|on (?:mon|tue|wed|thu|fri|sat|sun|the \d|the (?:first|last))|at \d|at (?:noon|midnight)|the (?:first|last|second|third|fourth) |(?:first|last) (?:mon|tue|wed|thu|fri|sat|sun|weekday|business|working|day)|whenever|every time|each time)/;
+  /^(?:every|each|daily|weekly|monthly|hourly|fortnightly|biweekly|in \d+ |in an? (?:minute|hour|day)|in half an hour|tomorrow|today|tonight|yesterday|on (?:mon|tue|wed|thu|fri|sat|sun|the \d|the (?:first|last)|\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))|at \d|at (?:noon|midnight)|the (?:first|last|second|third|fourth) |(?:first|last) (?:mon|tue|wed|thu|fri|sat|sun|weekday|business|working|day)|whenever|every time|each time)/;
 /** An action first: "post …", "tell me when …" — a workflow only with a schedule (or a watch). */
 const ACTION_START =
   /^(?:post |send |share |summari[sz]e the questions|watch (?:out )?for |tell (?:me|us) when|let (?:me|us) know when|notify (?:me|us)|alert (?:me|us)|ping (?:me|us) when)/;

@@ -346,7 +346,9 @@ export function describeStep(step: Step): string {
           : step.destination.to === "dm"
             ? "a direct message"
             : step.destination.channelId;
-      return `Post to ${where}: “${step.text.split("\n")[0]!.slice(0, 120)}”`;
+      // Every line, joined: a digest's two branches share their first line (the header).
+      const lines = step.text.split("\n").filter((l) => l.trim() !== "");
+      return `Post to ${where}: “${lines.join(" · ").slice(0, 160)}”`;
     }
     case "stop":
       return `Stop${step.reason ? ` (${step.reason})` : ""}`;

@@ -224,7 +224,9 @@ describe("atom audit (CLI)", () => {
       expect(out.text()).toContain("runs: 90 days (global)");
       const bad = capture();
       expect(await run(["retention", "--audit", "3"], { stdout: bad.stream, stderr: bad.stream })).toBe(2);
-      expect(bad.text()).toContain("auditDays must be a whole number of days from 30 to 3650");
+      // The flag the person typed, not the internal field name.
+      expect(bad.text()).toContain("atom: --audit must be a whole number of days from 30 to 3650");
+      expect(bad.text()).not.toContain("auditDays");
       const json = capture();
       expect(
         await run(["audit", "--json", "--action", "settings.changed"], {

@@ -192,6 +192,20 @@ describe("bot core", () => {
     );
   });
 
+  it("says the filtered sources are empty, not that nothing is connected, when `in:drive` names no documents", async () => {
+    const reply = await bot.handle(msg("how much is the home office budget? in:drive"));
+    expect(reply).toMatchObject({ intent: "ask", found: false, citations: [] });
+    expect(reply.text).not.toMatch(/no documents are connected yet/);
+    expect(reply.text).toMatch(
+      /^I couldn't find that: the sources you picked have no documents yet \(all your sources together: \d+ documents in /,
+    );
+  });
+
+  it("refuses a long note without claiming a length it never saw (messages are cut at 8,000 characters)", async () => {
+    const reply = await bot.handle(msg(`remember that ${"z".repeat(39_000)}`));
+    expect(reply.text).toBe("That note is too long: the limit is 4000 characters. Shorten it and try again.");
+  });
+
   it("handles help, status and search", async () => {
     const help = await bot.handle(msg("help"));
     expect(help.intent).toBe("help");

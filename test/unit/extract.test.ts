@@ -156,6 +156,19 @@ describe("text, csv and html", () => {
     expect((await extractDocument({ bytes: utf16, fileName: "c.txt" })).sections[0]!.text).toBe("Grüße");
   });
 
+  it("keeps a mostly UTF-8 file UTF-8 when a few bytes are invalid (no mojibake of the rest)", async () => {
+    const bytes = Buffer.concat([
+      Buffer.from("Café au lait — naïve 日本語 "),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(" lunch budget is 77 €"),
+    ]);
+    const doc = await extractDocument({ bytes, fileName: "mixed.md" });
+    expect(doc.sections[0]!.text).toBe("Café au lait — naïve 日本語 \uFFFD\uFFFD lunch budget is 77 €");
+    // Windows-1252 text whose only non-ASCII bytes are invalid UTF-8 stays Windows-1252.
+    const latin = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20, 0xfc, 0x62, 0x65, 0x72]);
+    expect((await extractDocument({ bytes: latin, fileName: "l.txt" })).sections[0]!.text).toBe("café über");
+  });
+
   it("turns CSV rows into 'col: value' lines in sections of 50 rows", async () => {
     const rows = ["name,team,city"];
     for (let i = 1; i <= 120; i++) rows.push(`Person ${i},"Team, ${i % 3}",${i === 7 ? "" : "Oslo"}`);

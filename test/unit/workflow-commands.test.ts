@@ -13,6 +13,11 @@ describe("which messages ask for a workflow", () => {
     "tell me when a new document mentions pricing",
     "evrey wekday at 9 post a digset of new documnets",
     "whenever someone joins post a welcome",
+    // A date first, as in the README's "once" row.
+    "on december 24 at 10 remind me to buy gifts",
+    "on 2027-01-15 at 9 remind me to renew the domain",
+    "on 3rd of march at 9 post a digest of new documents here",
+    "On Feb 30 at 9 remind me to pay rent",
   ])("“%s” is a workflow request", (text) => {
     expect(looksLikeCreate(text)).toBe(true);
   });
@@ -26,6 +31,8 @@ describe("which messages ask for a workflow", () => {
     "what happens at the 9am standup?",
     "find docs about parental leave",
     "workflows",
+    "on december 24 the office is closed",
+    "on 2027-01-15 what do we post?",
   ])("“%s” is not", (text) => {
     expect(looksLikeCreate(text)).toBe(false);
   });

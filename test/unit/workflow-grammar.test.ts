@@ -500,6 +500,20 @@ const REFUSED: [string, RegExp][] = [
     "every day at 9 Mars/Olympus remind me to launch",
     /I couldn't use that schedule: “mars\/olympus” is not a time zone I know/,
   ],
+  // Absurd numbers get a reason, not the schema's "Too big: expected number to be <=31622400".
+  [
+    "every 200000 hours remind me to stretch",
+    /I couldn't use that schedule: the interval must be at most a year/,
+  ],
+  [
+    "every 99999999999999999999 minutes remind me to stretch",
+    /I couldn't use that schedule: the interval must be at most a year/,
+  ],
+  [
+    "in 99999999999 minutes remind me to stretch",
+    /I couldn't use that schedule: that is more than 10 years ahead/,
+  ],
+  ["in 4000 days remind me to stretch", /I couldn't use that schedule: that is more than 10 years ahead/],
   [
     "the third weekday of the month at 9 remind me to plan",
     /I couldn't use that schedule: I can schedule the first or the last wee/,

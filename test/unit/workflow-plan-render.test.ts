@@ -26,6 +26,16 @@ describe("the plan as each platform shows it", () => {
     expect(plan().text).toContain("Nothing runs until you press Confirm.");
   });
 
+  it("tells the two branches of a digest apart (the list, or “Nothing new this time.”)", () => {
+    const text = plan().text;
+    expect(text).toContain("2. If something was found:");
+    expect(text).toContain("   2.1. Post to this thread: “New or changed documents — {date} · {results}”");
+    expect(text).toContain("   otherwise:");
+    expect(text).toContain(
+      "   2.1. Post to this thread: “New or changed documents — {date} · Nothing new this time.”",
+    );
+  });
+
   it("Slack: Block Kit buttons Confirm / Cancel carrying the plan's id", () => {
     const [message] = renderReply(plan());
     const actions = (message!.blocks as { type: string; elements?: Record<string, unknown>[] }[]).filter(

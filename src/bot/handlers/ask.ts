@@ -72,13 +72,20 @@ export async function askReply(ctx: HandlerContext): Promise<Reply> {
 
 /** "I couldn't find that…" plus the sources that were searched. */
 async function notFoundText(ctx: HandlerContext): Promise<string> {
-  const sources = (await ctx.memory.status(ctx.msg.tenantId)).filter(
-    (s) => s.documents > 0 && (!ctx.sources || ctx.sources.includes(s.sourceId)),
-  );
+  const withDocuments = (await ctx.memory.status(ctx.msg.tenantId)).filter((s) => s.documents > 0);
+  const sources = withDocuments.filter((s) => !ctx.sources || ctx.sources.includes(s.sourceId));
+  const list = (of: typeof sources) => ({
+    total: of.reduce((s, x) => s + x.documents, 0),
+    names: of.map((s) => `${s.label} (${s.documents})`).join(", "),
+  });
   if (sources.length === 0) {
+    // A filter (`in:drive`) may name sources that are empty while others are not: say so.
+    if (ctx.sources && withDocuments.length > 0) {
+      const all = list(withDocuments);
+      return `I couldn't find that: the sources you picked have no documents yet (all your sources together: ${all.total} documents in ${all.names}).`;
+    }
     return "I couldn't find that in your connected sources: no documents are connected yet.";
   }
-  const total = sources.reduce((s, x) => s + x.documents, 0);
-  const names = sources.map((s) => `${s.label} (${s.documents})`).join(", ");
+  const { total, names } = list(sources);
   return `I couldn't find that in your connected sources. I searched ${total} documents in: ${names}.`;
 }

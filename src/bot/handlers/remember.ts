@@ -15,7 +15,8 @@ export async function rememberReply(ctx: HandlerContext): Promise<Reply> {
   if (text.length > MAX_NOTE) {
     return makeReply({
       intent: "remember",
-      text: `That note is too long (${text.length} characters; the limit is ${MAX_NOTE}).`,
+      // No count: the core has already cut a very long message, so text.length may not be what was sent.
+      text: `That note is too long: the limit is ${MAX_NOTE} characters. Shorten it and try again.`,
     });
   }
   const { msg } = ctx;

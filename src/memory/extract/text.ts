@@ -4,7 +4,8 @@ import { ExtractError } from "./errors.ts";
 
 /**
  * Decodes bytes as UTF-8 (a BOM is dropped), or UTF-16 when a UTF-16 BOM is present; bytes that
- * are not valid UTF-8 are read as Windows-1252, the usual encoding of such legacy text files.
+ * are not valid UTF-8 are read as Windows-1252, the usual encoding of such legacy text files —
+ * unless they are mostly valid UTF-8 with a few damaged bytes (see legacyOrDamagedUtf8).
  * CRLF and CR become LF.
  */
 export function decodeText(bytes: Uint8Array): string {
@@ -15,9 +16,26 @@ export function decodeText(bytes: Uint8Array): string {
     try {
       text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
     } catch {
-      text = new TextDecoder("windows-1252").decode(bytes);
+      text = legacyOrDamagedUtf8(bytes);
     }
   return text.includes("\r") ? text.replace(/\r\n?/g, "\n") : text;
+}
+
+/**
+ * Bytes that are not valid UTF-8: Windows-1252 text, or UTF-8 with a few damaged bytes. Valid
+ * multi-byte UTF-8 sequences almost never occur by chance in Windows-1252 text, so when they
+ * outnumber the invalid bytes the file is read as UTF-8 (invalid bytes become U+FFFD) instead of
+ * garbling every accented letter of it.
+ */
+function legacyOrDamagedUtf8(bytes: Uint8Array): string {
+  const utf8 = new TextDecoder("utf-8", { ignoreBOM: false }).decode(bytes);
+  let valid = 0;
+  let invalid = 0;
+  for (const ch of utf8) {
+    if (ch === "\uFFFD") invalid++;
+    else if (ch.codePointAt(0)! > 0x7f) valid++;
+  }
+  return valid > invalid ? utf8 : new TextDecoder("windows-1252").decode(bytes);
 }
 
 /** Plain text: one section (no headings) whose paragraphs are the blank-line separated blocks. */

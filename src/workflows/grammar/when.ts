@@ -154,6 +154,11 @@ function onceAt(ymd: string, time: string, tz: string): Trigger {
   return { type: "once", at: zonedInstant(tz, y, mo, d, h, mi).toISOString(), tz };
 }
 
+/** Furthest "in N minutes/hours/days" accepted (10 years; a Date beyond year 9999 is not even valid ISO). */
+const MAX_AHEAD_MS = 3653 * 86_400_000;
+/** Longest "every N minutes/hours" (a year; the definition schema's interval limit is 366 days). */
+const MAX_INTERVAL_MINUTES = 366 * 24 * 60;
+
 const RULES: Rule[] = [
   // in 20 minutes / in an hour / in 2 days
   {
@@ -162,6 +167,7 @@ const RULES: Rule[] = [
     build(m, _t, ctx) {
       const unit = m[2]!.startsWith("m") ? 60_000 : m[2]!.startsWith("h") ? 3_600_000 : 86_400_000;
       const count = m[1]!.startsWith("half") ? 0.5 : n(m[1]);
+      if (!(count * unit <= MAX_AHEAD_MS)) return { problem: "that is more than 10 years ahead" };
       return { type: "once", at: new Date(ctx.now.getTime() + count * unit).toISOString(), tz: ctx.tz };
     },
   },
@@ -287,6 +293,7 @@ const RULES: Rule[] = [
       else if (m[4]) minutes = 60;
       else minutes = m[5] === "half hour" ? 30 : 15;
       if (minutes < 1) return { problem: "the interval must be at least one minute" };
+      if (!(minutes <= MAX_INTERVAL_MINUTES)) return { problem: "the interval must be at most a year" };
       if (minutes < 60 && 60 % minutes === 0)
         return { type: "cron", expr: minutes === 1 ? "* * * * *" : `*/${minutes} * * * *`, tz: "" };
       if (minutes % 60 === 0 && 24 % (minutes / 60) === 0) {
