@@ -225,6 +225,7 @@ export async function createAtom(
       logger,
       conversations,
       endpoints: opts.teamsEndpoints,
+      purge: { jobs, memory },
     });
     routes.push(teams.routes);
     messengers.set("teams", teams.messenger);

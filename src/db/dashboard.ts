@@ -23,34 +23,81 @@ export async function answersPerDay(
   return r.rows.map((x) => ({ day: x.day, mode: x.mode, answers: Number(x.answers) }));
 }
 
-/**
- * Memory size per day over the last `days` days: documents and passages indexed (last indexed)
- * that day, plus the totals before the window, so the chart can draw the running total.
- */
-export async function memoryGrowth(
-  db: Db,
-  tenantId: string,
-  days: number,
-): Promise<{
+/** Documents and passages of a tenant: per source, and per day indexed for the growth chart. */
+export interface DocumentTotals {
+  /** Per source id. */
+  perSource: Map<string, { documents: number; chunks: number }>;
+  /** Everything last indexed before the window (the chart's starting total). */
   before: { documents: number; chunks: number };
+  /** Documents and passages last indexed each day (`YYYY-MM-DD`, UTC) of the window, oldest first. */
   perDay: { day: string; documents: number; chunks: number }[];
-}> {
-  const r = await db.query<{ day: string | null; documents: number; chunks: number }>(
-    `SELECT CASE WHEN indexed_at >= (now() AT TIME ZONE 'UTC')::date - $2::int
-                 THEN to_char(indexed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS day,
-            count(*)::int AS documents, coalesce(sum(chunk_count), 0)::int AS chunks
-     FROM documents WHERE tenant_id = $1 GROUP BY 1 ORDER BY 1 NULLS FIRST`,
+}
+
+/**
+ * The tenant's documents counted once for both the sources table and the memory growth chart
+ * (one pass over `documents`): per source, before the last `days` days, and per day within them.
+ */
+export async function documentTotals(db: Db, tenantId: string, days: number): Promise<DocumentTotals> {
+  const r = await db.query<{ source_id: string; day: string | null; documents: number; chunks: number }>(
+    // Days are formatted once per group, not once per document.
+    `SELECT source_id, to_char(d, 'YYYY-MM-DD') AS day, documents, chunks FROM (
+       SELECT source_id,
+              CASE WHEN indexed_at >= (now() AT TIME ZONE 'UTC')::date - $2::int
+                   THEN (indexed_at AT TIME ZONE 'UTC')::date END AS d,
+              count(*)::int AS documents, coalesce(sum(chunk_count), 0)::int AS chunks
+       FROM documents WHERE tenant_id = $1 GROUP BY 1, 2
+     ) g`,
     [tenantId, days],
   );
+  const perSource = new Map<string, { documents: number; chunks: number }>();
   const before = { documents: 0, chunks: 0 };
-  const perDay: { day: string; documents: number; chunks: number }[] = [];
+  const byDay = new Map<string, { documents: number; chunks: number }>();
   for (const x of r.rows) {
-    if (x.day === null) {
-      before.documents = Number(x.documents);
-      before.chunks = Number(x.chunks);
-    } else perDay.push({ day: x.day, documents: Number(x.documents), chunks: Number(x.chunks) });
+    const documents = Number(x.documents);
+    const chunks = Number(x.chunks);
+    const s = perSource.get(x.source_id) ?? { documents: 0, chunks: 0 };
+    perSource.set(x.source_id, { documents: s.documents + documents, chunks: s.chunks + chunks });
+    const bucket = x.day === null ? before : (byDay.get(x.day) ?? { documents: 0, chunks: 0 });
+    bucket.documents += documents;
+    bucket.chunks += chunks;
+    if (x.day !== null) byDay.set(x.day, bucket);
   }
-  return { before, perDay };
+  const perDay = [...byDay.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, v]) => ({ day, ...v }));
+  return { perSource, before, perDay };
+}
+
+/** A source's sync state (read live for the dashboard; counts come from {@link documentTotals}). */
+export interface SourceSync {
+  sourceId: string;
+  kind: string;
+  label: string;
+  lastSyncAt: Date | null;
+  lastStatus: string | null;
+  lastError: string | null;
+}
+
+/** The tenant's sources and their last sync, without touching `documents` (cheap enough for every view). */
+export async function sourceSyncStates(db: Db, tenantId: string): Promise<SourceSync[]> {
+  const r = await db.query<{
+    source_id: string;
+    kind: string;
+    label: string;
+    last_sync_at: Date | null;
+    last_status: string | null;
+    last_error: string | null;
+  }>(
+    `SELECT source_id, kind, label, last_sync_at, last_status, last_error
+     FROM sources WHERE tenant_id = $1 ORDER BY source_id LIMIT 200`,
+    [tenantId],
+  );
+  return r.rows.map((x) => ({
+    sourceId: x.source_id,
+    kind: x.kind,
+    label: x.label,
+    lastSyncAt: x.last_sync_at ? new Date(x.last_sync_at) : null,
+    lastStatus: x.last_status,
+    lastError: x.last_error,
+  }));
 }
 
 /** A workflow with its state and last run, for the dashboard. */
@@ -75,12 +122,15 @@ export async function workflowSummaries(db: Db, tenantId: string, limit = 50): P
     runs: number;
     failed: number;
   }>(
-    `SELECT w.name, w.status, w.last_run_at, w.last_run_status, w.next_run_at,
-            count(r.id)::int AS runs, count(r.id) FILTER (WHERE r.status = 'failed')::int AS failed
+    // Runs of the last 7 days per workflow through the (workflow_id, created_at) index (migration 14).
+    `SELECT w.name, w.status, w.last_run_at, w.last_run_status, w.next_run_at, r.runs, r.failed
      FROM workflows w
-     LEFT JOIN workflow_runs r ON r.workflow_id = w.id AND r.created_at > now() - interval '7 days'
+     CROSS JOIN LATERAL (
+       SELECT count(*)::int AS runs, count(*) FILTER (WHERE status = 'failed')::int AS failed
+       FROM workflow_runs WHERE workflow_id = w.id AND created_at > now() - interval '7 days'
+     ) r
      WHERE w.tenant_id = $1 AND w.status <> 'deleted'
-     GROUP BY w.id ORDER BY w.name LIMIT $2`,
+     ORDER BY w.name LIMIT $2`,
     [tenantId, limit],
   );
   return r.rows.map((x) => ({

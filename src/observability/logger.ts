@@ -91,16 +91,46 @@ function scrubObject(v: unknown, depth: number): unknown {
   return out;
 }
 
+/** One file destination per path for the process (every logger appends to the same one). */
+const captureFiles = new Map<string, pino.DestinationStream>();
+
+/**
+ * The `ATOM_LOG_FILE` copy: a synchronous append-only destination for that path (`{pid}` in it is
+ * replaced by the process id, so processes never share a file), or undefined when unset.
+ */
+function captureDestination(): pino.DestinationStream | undefined {
+  const file = process.env.ATOM_LOG_FILE?.trim().replaceAll("{pid}", String(process.pid));
+  if (!file) return undefined;
+  let dest = captureFiles.get(file);
+  if (!dest) {
+    dest = pino.destination({ dest: file, append: true, mkdir: true, sync: true });
+    captureFiles.set(file, dest);
+  }
+  return dest;
+}
+
 /**
  * Creates the process logger: JSON lines on stderr (or `destination`), secrets redacted by path
  * ({@link REDACT_PATHS}) and by shape in messages and errors ({@link scrubSecrets}), and the
  * current request id (`reqId`, see request-context.ts) on every line.
+ * With `ATOM_LOG_FILE` set, every line at debug level and above — also of a logger whose own level
+ * is `silent` — is appended to that file as well, redacted the same way (a debug log to keep, and
+ * what the test run's secret check greps).
  */
 export function createLogger(level = "info", name = "atom", destination?: pino.DestinationStream): Logger {
+  const main = destination ?? pino.destination(2);
+  const capture = captureDestination();
+  const own = pino.levels.values[level] ?? Number.POSITIVE_INFINITY;
+  const stream = capture
+    ? pino.multistream([
+        ...(Number.isFinite(own) ? [{ level: level as pino.Level, stream: main }] : []),
+        { level: "debug" as const, stream: capture },
+      ])
+    : main;
   return pino(
     {
       name,
-      level,
+      level: capture && !(own <= pino.levels.values.debug!) ? "debug" : level,
       mixin() {
         const reqId = currentRequestId();
         return reqId ? { reqId } : {};
@@ -112,7 +142,8 @@ export function createLogger(level = "info", name = "atom", destination?: pino.D
       },
       hooks: {
         logMethod(args, method, level) {
-          const report = level >= 50 ? errorSink() : undefined;
+          // Only what this logger itself emits is reported (not the ATOM_LOG_FILE copy).
+          const report = level >= 50 && level >= own ? errorSink() : undefined;
           const first = args[0] as unknown;
           if (report && first && typeof first === "object" && "err" in first) {
             const { err, ...context } = first as { err: unknown };
@@ -136,9 +167,12 @@ export function createLogger(level = "info", name = "atom", destination?: pino.D
         },
       },
     },
-    destination ?? pino.destination(2),
+    stream,
   );
 }
 
-/** A logger that discards everything (tests, CLI JSON output). */
-export const silentLogger: Logger = pino({ level: "silent" });
+/**
+ * A logger that prints nothing (tests, CLI JSON output). With `ATOM_LOG_FILE` set it still
+ * appends its lines, redacted, to that file.
+ */
+export const silentLogger: Logger = createLogger("silent");

@@ -7,6 +7,7 @@ import { type RunningServer, startServer } from "../../src/main.ts";
 import { createLogger, scrubSecrets } from "../../src/observability/logger.ts";
 import { appMention, deliverEvent, eventCallback, nextTs, TEST_SIGNING_SECRET } from "../helpers/slack.ts";
 import { FakeSlack, type FakeTeam } from "../integration/fakes/slack.ts";
+import { TEST_SECRETS } from "../helpers/secrets.ts";
 
 /**
  * Production logs: every line Atom writes during a run (debug level: OAuth install, a Slack answer,
@@ -22,9 +23,9 @@ describe("logs: request id from webhook to reply, no secrets in the output", { t
   const SECRETS = {
     signedLink: "lnk_9f8e7d6c5b4a39281706f5e4d3c2b1a0",
     cookie: "sess_0a1b2c3d4e5f60718293a4b5c6d7e8f9",
-    openai: "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX0123",
+    openai: TEST_SECRETS.openaiKey,
     bearer: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhdG9tLXRlc3QifQ.c2lnbmF0dXJlLXRlc3QtdmFsdWU",
-    master: "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    master: TEST_SECRETS.masterKey,
   };
 
   beforeAll(async () => {

@@ -9,6 +9,7 @@ import { createLogger } from "../../src/observability/logger.ts";
 import { appMention, deliverEvent, eventCallback, messageEvent, nextTs } from "../helpers/slack.ts";
 import { type FakeOpenAi, startFakeOpenAi } from "../integration/fakes/openai.ts";
 import { FakeSlack, type FakeTeam } from "../integration/fakes/slack.ts";
+import { TEST_SECRETS } from "../helpers/secrets.ts";
 
 const HANDBOOK = path.resolve(import.meta.dirname, "../../../shared/corpus/handbook");
 const haveCorpus = fs.existsSync(HANDBOOK);
@@ -36,7 +37,7 @@ describe.skipIf(!haveCorpus)("atom serve + fake Slack + fake OpenAI: generated, 
       PORT: "0",
       HOST: "127.0.0.1",
       SLACK_BOT_TOKEN: team.botToken,
-      SLACK_SIGNING_SECRET: "8f742231b10e8888abcd99yyyzzz85a5",
+      SLACK_SIGNING_SECRET: TEST_SECRETS.slackSigningSecret,
       SLACK_API_URL: fake.apiUrl,
       // The workspace's own key (as set on the settings page); the base URL from the environment.
       // (With OPENAI_API_KEY in the environment search becomes hybrid over the fake's hash

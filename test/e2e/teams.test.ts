@@ -31,6 +31,7 @@ import {
   startFakeBotFrameworkAuth,
 } from "../integration/fakes/botframework.ts";
 import { startFakeMicrosoftLogin } from "../integration/fakes/microsoft-login.ts";
+import { TEST_SECRETS } from "../helpers/secrets.ts";
 
 const HANDBOOK = path.resolve(import.meta.dirname, "../../../shared/corpus/handbook");
 const haveCorpus = fs.existsSync(HANDBOOK);
@@ -197,7 +198,11 @@ describe.skipIf(!haveCorpus)("atom serve + Teams (fake Bot Connector, handbook i
     const issuer = await startFakeBotFrameworkAuth();
     const login = await startFakeMicrosoftLogin();
     const appId = "33333333-2222-3333-4444-555555555555";
-    login.addClient({ clientId: appId, clientSecret: "e2e-secret", tenants: [TEST_TEAMS_TENANT] });
+    login.addClient({
+      clientId: appId,
+      clientSecret: TEST_SECRETS.teamsAppPassword,
+      tenants: [TEST_TEAMS_TENANT],
+    });
     const secured = await startFakeBotConnector({ login, appId });
     secured.addMember({ id: TEST_USER.id, name: TEST_USER.name, email: TEST_USER.email });
     try {
@@ -209,7 +214,7 @@ describe.skipIf(!haveCorpus)("atom serve + Teams (fake Bot Connector, handbook i
           HOST: "127.0.0.1",
           LOG_LEVEL: "silent",
           MICROSOFT_APP_ID: appId,
-          MICROSOFT_APP_PASSWORD: "e2e-secret",
+          MICROSOFT_APP_PASSWORD: TEST_SECRETS.teamsAppPassword,
           MICROSOFT_APP_TENANT_ID: TEST_TEAMS_TENANT,
         }),
         {

@@ -11,11 +11,12 @@ import type { ConnectRequest } from "../../src/security/connect-links.ts";
 import { type FakeGraph, startFakeGraph } from "../integration/fakes/graph.ts";
 import { type FakeMicrosoftLogin, startFakeMicrosoftLogin } from "../integration/fakes/microsoft-login.ts";
 import { capturingLogger, PUBLIC_URL } from "./google.ts";
+import { TEST_SECRETS } from "./secrets.ts";
 
 /** The Entra app the fakes know. */
 export const GRAPH_APP = {
   clientId: "5b2c1f0e-1111-4a2b-9c3d-4e5f6a7b8c9d",
-  clientSecret: "graph-app-secret-42",
+  clientSecret: TEST_SECRETS.graphClientSecret,
 };
 
 /** The fake authority and Graph, with one user (Ana) who has a OneDrive. */

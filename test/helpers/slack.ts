@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { TEST_SECRETS } from "./secrets.ts";
 
 /**
  * Signed Slack deliveries for tests and benchmarks: builds Events API, slash command and
@@ -7,7 +8,7 @@ import crypto from "node:crypto";
  */
 
 /** Signing secret used by tests unless they pick their own. */
-export const TEST_SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
+export const TEST_SIGNING_SECRET = TEST_SECRETS.slackSigningSecret;
 
 /** Signature headers for `rawBody` at `timestamp` (seconds; default now). */
 export function signSlackBody(
@@ -96,7 +97,7 @@ export function eventCallback(p: {
 }): Record<string, unknown> {
   seq += 1;
   return {
-    token: "legacy-verification-token",
+    token: TEST_SECRETS.slackVerificationToken,
     team_id: p.teamId,
     api_app_id: p.apiAppId ?? "AATOM0001",
     event: p.event,
@@ -211,7 +212,7 @@ export function slashCommandBody(p: {
 }): string {
   seq += 1;
   return new URLSearchParams({
-    token: "legacy-verification-token",
+    token: TEST_SECRETS.slackVerificationToken,
     team_id: p.teamId,
     team_domain: "example",
     channel_id: p.channelId ?? "CPUBLIC1",
@@ -241,7 +242,7 @@ export function blockActionsBody(p: {
     type: "block_actions",
     user: { id: p.userId ?? "UASKER1", username: "asker", team_id: p.teamId },
     api_app_id: "AATOM0001",
-    token: "legacy-verification-token",
+    token: TEST_SECRETS.slackVerificationToken,
     container: {
       type: "message",
       message_ts: p.messageTs ?? "1718000001.000001",

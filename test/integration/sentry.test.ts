@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorSink, scrubEvent, startErrorReporting } from "../../src/observability/errors.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { FakeSentry } from "./fakes/sentry.ts";
+import { TEST_SECRETS } from "../helpers/secrets.ts";
 
 /** Error reporting with the real @sentry/node against a loopback ingest: off by default, scrubbed. */
 describe("error reporting to Sentry (SENTRY_DSN)", { timeout: 60_000 }, () => {
@@ -30,7 +31,7 @@ describe("error reporting to Sentry (SENTRY_DSN)", { timeout: 60_000 }, () => {
           "Slack refused xoxb-111-222-secretbot at https://atom.example.com/dashboard?link=lnk_SIGNED_9876",
         ),
         headers: { authorization: "Bearer sk-ant-api03-SECRETSECRET", cookie: "atom_admin=sess_COOKIE_123" },
-        apiKey: "sk-proj-OPENAIKEYOPENAIKEY1234",
+        apiKey: TEST_SECRETS.openaiKey,
         tenant: "slack:T1",
       },
       "sending the answer failed",

@@ -15,6 +15,7 @@ import {
 import { OrgDomains } from "../../src/security/org-domains.ts";
 import { FakeSlack, type FakeTeam } from "./fakes/slack.ts";
 import { type SlackHarness, startSlackHarness } from "./slack-harness.ts";
+import { TEST_SECRETS } from "../helpers/secrets.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let channelSeq = 0;
@@ -639,7 +640,7 @@ describe("Slack adapter, OAuth installs (many workspaces)", () => {
   const env = () => ({
     SLACK_CLIENT_ID: fake.clientId,
     SLACK_CLIENT_SECRET: fake.clientSecret,
-    SLACK_STATE_SECRET: "state-secret-1",
+    SLACK_STATE_SECRET: TEST_SECRETS.slackStateSecret,
   });
 
   beforeAll(async () => {

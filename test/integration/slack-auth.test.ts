@@ -13,6 +13,7 @@ import {
 } from "../helpers/slack.ts";
 import { FakeSlack, type FakeTeam } from "./fakes/slack.ts";
 import { type SlackHarness, startSlackHarness } from "./slack-harness.ts";
+import { TEST_SECRETS } from "../helpers/secrets.ts";
 
 /**
  * The single-workspace bot identity (auth.test) is resolved in the background: deliveries are
@@ -163,7 +164,7 @@ describe("Slack adapter: auth.test answering after 3 s, OAuth installs enabled t
       SLACK_BOT_TOKEN: team.botToken,
       SLACK_CLIENT_ID: fake.clientId,
       SLACK_CLIENT_SECRET: fake.clientSecret,
-      SLACK_STATE_SECRET: "state-secret-auth",
+      SLACK_STATE_SECRET: TEST_SECRETS.slackStateSecret,
     });
   });
   afterAll(async () => {
@@ -338,7 +339,7 @@ describe("Slack adapter: Web API unreachable for auth.test", () => {
     const h = await startSlackHarness(fake, {
       SLACK_CLIENT_ID: fake.clientId,
       SLACK_CLIENT_SECRET: fake.clientSecret,
-      SLACK_STATE_SECRET: "state-secret-ready",
+      SLACK_STATE_SECRET: TEST_SECRETS.slackStateSecret,
     });
     try {
       const empty = (await (await fetch(`${h.url}/readyz`)).json()) as {

@@ -27,9 +27,10 @@ import {
 } from "./fakes/botframework.ts";
 import { type FakeMicrosoftLogin, startFakeMicrosoftLogin } from "./fakes/microsoft-login.ts";
 import { countRows, RecordingBot, type RunningTeams, startTeams } from "./teams-harness.ts";
+import { TEST_SECRETS } from "../helpers/secrets.ts";
 
 const APP_ID = "11111111-2222-3333-4444-555555555555";
-const SECRET = "fake-client-secret-value-4242";
+const SECRET = TEST_SECRETS.teamsAppPassword;
 /** A second, MultiTenant bot registration (tokens are cached per app id in the process). */
 const OPEN_APP_ID = "66666666-2222-3333-4444-555555555555";
 /** The bot's own directory (MICROSOFT_APP_TENANT_ID). */

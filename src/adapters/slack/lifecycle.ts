@@ -1,17 +1,13 @@
 import { DEFAULT_TENANT } from "../../config.ts";
 import type { Job } from "../../db/jobs.ts";
+import { purgeTenantData, type TenantPurger } from "../../core/tenant-purge.ts";
 import { audit } from "../../db/tenant-data.ts";
-import { purgeTenantRows } from "../../db/tenant-purge.ts";
 import type { Db } from "../../db/types.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { SlackCredentials } from "./credentials.ts";
 import type { SlackLifecycleCallback } from "./payloads.ts";
 
-/** The memory operation needed when a workspace uninstalls Atom. */
-export interface TenantPurger {
-  /** Deletes every chunk, document and source of the tenant. */
-  purgeTenant(tenantId: string): Promise<void>;
-}
+export type { TenantPurger };
 
 /**
  * Handles a stored `app_uninstalled` / `tokens_revoked` delivery (a job of the
@@ -42,10 +38,6 @@ export function lifecycleHandler(deps: {
       return { tenantId, purged: false };
     }
     await deps.credentials.delete(tenantId);
-    // Memory first (LanceDB chunks, then documents and sources), then every other table.
-    await deps.memory.purgeTenant(tenantId);
-    const { deleted, failed } = await purgeTenantRows(deps.db, tenantId, { keepJobId: job.id });
-    if (failed.length > 0) log.error({ tables: failed }, "purge of slack tenant data failed for some tables");
     await audit(deps.db, {
       tenantId,
       actor: "slack",
@@ -53,13 +45,12 @@ export function lifecycleHandler(deps: {
       platform: "slack",
       detail: { reason: why },
     }).catch((err: unknown) => log.warn({ err }, "audit log entry failed"));
-    await audit(deps.db, {
-      tenantId,
-      actor: "system",
-      action: "data.purged",
-      platform: "system",
-      detail: { reason: "workspace uninstalled", deleted, failedTables: failed, memory: "all chunks" },
-    }).catch((err: unknown) => log.warn({ err }, "audit log entry failed"));
+    // Memory first (LanceDB chunks, then documents and sources), then every other table.
+    await purgeTenantData({ db: deps.db, memory: deps.memory, logger: log }, tenantId, {
+      platform: "slack",
+      reason: "workspace uninstalled",
+      keepJobId: job.id,
+    });
     log.info({ tenantId, why }, "slack workspace removed; its installation, events and memory were purged");
     return { tenantId, purged: true };
   };

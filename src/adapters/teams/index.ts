@@ -2,7 +2,8 @@
  * Atom in Microsoft Teams (DESIGN.md, Core flows): the door (`routes.ts`: JWT, shape, tenant,
  * one INSERT into the core's inbox, 200), the worker side (`turns.ts`: reference, normalise, answer
  * in the right conversation), in-request invokes (`invoke.ts`), proactive sends (`messenger.ts`),
- * Adaptive Cards (`cards.ts`), tenancy (`tenants.ts`) and honest health (`health.ts`).
+ * Adaptive Cards (`cards.ts`), tenancy (`tenants.ts`), honest health (`health.ts`) and the
+ * uninstall purge (`uninstall.ts`).
  * Without `MICROSOFT_APP_ID` the bot runs in local mode: activities are accepted without
  * authentication, only from loopback, and answered only at a loopback serviceUrl (a warning says so).
  */
@@ -12,6 +13,8 @@ import type { Config } from "../../config.ts";
 import { DEFAULT_TENANT } from "../../config.ts";
 import { createAuditor } from "../../core/audit.ts";
 import type { Conversations } from "../../core/conversation.ts";
+import type { TenantPurger } from "../../core/tenant-purge.ts";
+import type { JobWorker } from "../../core/worker.ts";
 import type { Messenger, TenantResolver } from "../../core/ports.ts";
 import { TeamsConversations } from "../../db/teams.ts";
 import type { Db } from "../../db/types.ts";
@@ -25,6 +28,7 @@ import { createTeamsRoutes } from "./routes.ts";
 import { TeamsConnector } from "./send.ts";
 import { checkTenancy, createTeamsTenantResolver, teamsTenancy } from "./tenants.ts";
 import { createTeamsTurns } from "./turns.ts";
+import { createTeamsPurge } from "./uninstall.ts";
 
 export type { BotFrameworkEndpoints } from "./auth.ts";
 export { replyActivity, replyCard } from "./cards.ts";
@@ -48,6 +52,11 @@ export interface TeamsAdapterDeps {
   endpoints?: BotFrameworkEndpoints;
   /** How long token checks are reused (status, /readyz). */
   health?: TeamsHealthOptions;
+  /**
+   * The job worker and memory the uninstall purge needs (uninstall.ts). Without them a removal
+   * only marks its conversation inactive.
+   */
+  purge?: { jobs: JobWorker; memory: TenantPurger };
 }
 
 /** The Teams surface of Atom. */
@@ -98,6 +107,9 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
     log.error({ error: describeError(err) }, "teams: proactive turn failed");
   };
   const connector = new TeamsConnector(cloud, auth.appId, health, log);
+  const onRemoved = deps.purge
+    ? createTeamsPurge({ db, ...deps.purge, references, logger: deps.logger })
+    : undefined;
   conversations.register(
     createTeamsTurns({
       resolver,
@@ -105,6 +117,7 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
       connector,
       logger: deps.logger,
       audit: createAuditor(db, deps.logger),
+      onRemoved,
       maxFileBytes: config.env.VOICE_MAX_BYTES,
       fetch: deps.fetch,
       typingIntervalMs: deps.typingIntervalMs ?? 3000,

@@ -29,6 +29,7 @@ import {
 } from "./normalize.ts";
 import { ConversationUnreachableError, isUnreachable, jobErrorOf, type TeamsConnector } from "./send.ts";
 import { REFUSAL_TEXT } from "./tenants.ts";
+import { isUpgradeRemoval } from "./uninstall.ts";
 
 /**
  * Teams' documented streaming limits: about one request per second, informative updates of at
@@ -73,6 +74,11 @@ export interface TeamsTurnsDeps {
   logger: Logger;
   /** Records the bot being added to or removed from a conversation. */
   audit?: Auditor;
+  /**
+   * Called after a removal marked a conversation inactive; schedules the tenant's purge when that
+   * was its last active conversation (uninstall.ts). Absent: removals never purge.
+   */
+  onRemoved?: (tenantId: string, removal: { activityId: string; via: string }) => Promise<boolean>;
   /** Largest file downloaded, bytes. */
   maxFileBytes: number;
   /** Fetch for file downloads (default global fetch). */
@@ -220,13 +226,21 @@ export function createTeamsTurns(deps: TeamsTurnsDeps): ConversationAdapter<Team
     return { ignored: `Entra tenant ${tid ?? "(none)"} is not allowed` };
   }
 
-  /** Bot added: store the reference; bot removed: mark the conversation inactive. */
+  /**
+   * Bot added: store the reference. Bot removed (`installationUpdate` remove, or the bot in
+   * `membersRemoved`): mark the conversation inactive, and let `onRemoved` purge the tenant when it
+   * was the last one. `remove-upgrade` (an app upgrade) changes nothing.
+   */
   async function onInstall(
     a: Activity,
     tenantId: string,
     tid: string | undefined,
   ): Promise<{ ignored: string }> {
     const channelId = baseConversationId(a.conversation.id);
+    if (a.type === "installationUpdate" && isUpgradeRemoval(a.action)) {
+      log.info({ channelId }, "teams: app upgrade in a conversation (remove-upgrade); nothing removed");
+      return { ignored: "app upgrade" };
+    }
     const removed =
       (a.type === "installationUpdate" && String(a.action ?? "").startsWith("remove")) ||
       (a.membersRemoved ?? []).some((m) => m?.id === a.recipient.id);
@@ -238,9 +252,13 @@ export function createTeamsTurns(deps: TeamsTurnsDeps): ConversationAdapter<Team
         actor: a.from?.aadObjectId ?? a.from?.id ?? "teams",
         action: "uninstall",
         platform: "teams",
-        detail: { conversation: channelId },
+        detail: { conversation: channelId, via: a.type },
       });
-      return { ignored: "bot removed" };
+      const purging = await deps.onRemoved?.(tenantId, {
+        activityId: String(a.id ?? channelId),
+        via: a.type,
+      });
+      return { ignored: purging ? "bot removed from the last conversation; purge scheduled" : "bot removed" };
     }
     const turn = turnOf(a, tenantId);
     if (a.type === "installationUpdate") {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { TEST_SECRETS } from "../../helpers/secrets.ts";
 
 /**
  * A loopback fake of Google's OAuth 2.0 endpoints and the Drive API v3, speaking their wire format:
@@ -92,7 +93,7 @@ export class FakeGoogle {
   url = "";
   readonly calls: FakeGoogleCall[] = [];
   readonly clientId = "fake-client-id.apps.googleusercontent.com";
-  readonly clientSecret = "GOCSPX-fake-client-secret-4242";
+  readonly clientSecret: string = TEST_SECRETS.googleClientSecret;
   /** The Google account that "signs in" at the consent page. */
   signInAs = "ana@example.com";
   readonly files = new Map<string, FakeDriveFile>();

@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { TEST_SECRETS } from "../../helpers/secrets.ts";
 
 /**
  * A loopback fake of the Slack Web API that speaks Slack's wire format:
@@ -101,7 +102,7 @@ export class FakeSlack {
   readonly messages: FakeMessage[] = [];
   /** OAuth client credentials `oauth.v2.access` accepts. */
   clientId = "1111.2222";
-  clientSecret = "fake-client-secret";
+  clientSecret: string = TEST_SECRETS.slackClientSecret;
   /** Slack closes a stream left open this long (about 5 minutes in reality). */
   streamTimeoutMs = 5 * 60_000;
 
