@@ -33,6 +33,11 @@ export function mountSettings(
     ai: Ai;
     /** Records key and settings changes in the audit log (the key's last 4 characters, never the key). */
     audit?: (entry: AuditInput) => Promise<void>;
+    /**
+     * Called after an OpenAI key, base URL or model choice of a tenant changed (embeddings
+     * re-resolve and re-embed in the background). Must not throw.
+     */
+    onAiChanged?: (tenantId: string, provider: AiProvider | "models") => void;
   },
 ): void {
   const audit = (s: AdminSession, entry: Omit<AuditInput, "tenantId" | "actor" | "platform">) =>
@@ -51,6 +56,7 @@ export function mountSettings(
       if (body.remove === "1") {
         await deps.ai.vault.remove({ tenantId: s.tenantId, provider, setBy: by });
         await audit(s, { action: "key.removed", detail: { provider, scope: "workspace" } });
+        deps.onAiChanged?.(s.tenantId, provider);
         return page(c, deps, { ok: true, text: `${label(provider)} key removed.` });
       }
       const key = typeof body.apiKey === "string" ? body.apiKey.trim() : "";
@@ -75,6 +81,7 @@ export function mountSettings(
           await audit(s, { action: "settings.changed", detail: { provider, setting: "base URL" } });
         }
       }
+      deps.onAiChanged?.(s.tenantId, provider);
       return page(c, deps, { ok: true, text: `${label(provider)} settings saved.` });
     } catch (err) {
       const text = err instanceof KeyInputError ? err.message : "Could not save that.";
@@ -122,6 +129,7 @@ export function mountSettings(
       `${s.platform}:${s.userId}`,
     );
     await audit(s, { action: "settings.changed", detail: { setting: "models" } });
+    deps.onAiChanged?.(s.tenantId, "models");
     return page(c, deps, { ok: true, text: "Models saved." });
   });
 }
