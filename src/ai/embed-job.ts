@@ -16,6 +16,8 @@ export interface EmbedRoundResult {
   switched: boolean;
 }
 
+/** Why a round stopped at ATOM_MONTHLY_TOKEN_CAP (shown by `status`). */
+const CAP_REACHED = "monthly token cap reached: no new embeddings until next month";
 /** Wait before retrying a 429 that named no wait, ms. */
 const DEFAULT_RATE_LIMIT_WAIT_MS = 20_000;
 /** Passes over the tenant's chunks per round (chunks added while one pass runs are caught by the next). */
@@ -42,6 +44,12 @@ export async function runEmbedRound(
   signal?: AbortSignal,
 ): Promise<EmbedRoundResult> {
   const { store, spaces } = svc;
+  // Over the cap nothing is sent, not even a dimension probe; searches answer by full text.
+  if ((await svc.keyOf(tenantId)) && (await svc.opts.ai.overCap(tenantId))) {
+    await spaces.setError(tenantId, CAP_REACHED);
+    svc.invalidate(tenantId);
+    return { status: "cap", embedded: 0, switched: false };
+  }
   let wanted: Awaited<ReturnType<WorkspaceEmbeddings["wanted"]>>;
   try {
     wanted = await svc.wanted(tenantId);
@@ -90,7 +98,7 @@ export async function runEmbedRound(
     for (let i = 0; i < gaps.missing.length; i += batchSize) {
       if (signal?.aborted) throw signal.reason ?? new Error("aborted");
       if (await svc.opts.ai.overCap(tenantId)) {
-        await spaces.setError(tenantId, "monthly token cap reached: no new embeddings until next month");
+        await spaces.setError(tenantId, CAP_REACHED);
         return { status: "cap", model: target.model, dims: target.dims, embedded, switched: false };
       }
       const texts = await store.chunkTexts(gaps.missing.slice(i, i + batchSize));
@@ -105,7 +113,7 @@ export async function runEmbedRound(
       } catch (err) {
         throw await jobError(svc, tenantId, err, wanted.key);
       } finally {
-        if (tokens > 0) svc.recordUsage(tenantId, tokens);
+        if (tokens > 0) await svc.recordUsage(tenantId, tokens);
         tokens = 0;
       }
       embedded += await store.putVectors(

@@ -61,7 +61,11 @@ export class WorkspaceEmbeddings {
   private readonly dimsCache = new Map<string, number>();
   private readonly queryCache = new Map<string, { at: number; value: Promise<QueryVectors | undefined> }>();
   private readonly embedders = new Map<string, Embedder>();
-  readonly cacheMs: number;
+  /**
+   * How long a search reuses a tenant's resolved space, ms (see {@link WorkspaceEmbeddingsOptions.cacheMs});
+   * 0 re-resolves on every search.
+   */
+  cacheMs: number;
 
   constructor(readonly opts: WorkspaceEmbeddingsOptions) {
     this.spaces = new EmbeddingSpaceStore(opts.db);
@@ -101,7 +105,7 @@ export class WorkspaceEmbeddings {
         baseURL: key.baseURL,
         model,
         maxRetries: this.opts.maxRetries ?? 2,
-        onUsage: (tokens) => this.recordUsage(tenantId, tokens),
+        onUsage: (tokens) => void this.recordUsage(tenantId, tokens),
       });
       dims = probe.dims;
     }
@@ -122,13 +126,13 @@ export class WorkspaceEmbeddings {
       batchSize: this.opts.batchSize ?? 256,
       maxRetries: this.opts.maxRetries ?? 2,
       concurrency: 1,
-      onUsage: onUsage ?? ((tokens) => this.recordUsage(tenantId, tokens)),
+      onUsage: onUsage ?? ((tokens) => void this.recordUsage(tenantId, tokens)),
     });
   }
 
-  /** Adds embedding tokens to a tenant's usage of this month (provider `openai`); never throws. */
-  recordUsage(tenantId: string, tokens: number): void {
-    this.opts.ai.store
+  /** Adds embedding tokens to a tenant's usage of this month (provider `openai`); never rejects. */
+  recordUsage(tenantId: string, tokens: number): Promise<void> {
+    return this.opts.ai.store
       .addUsage({ tenantId, provider: "openai", inputTokens: tokens })
       .catch((err: unknown) => this.opts.logger.warn({ err, tenantId }, "could not record embedding usage"));
   }

@@ -131,7 +131,8 @@ export class EmbeddingSpaceStore {
   /** Records (or clears with null) why the last embedding round stopped. */
   async setError(tenantId: string, error: string | null): Promise<void> {
     await this.db.query(
-      "UPDATE embedding_spaces SET last_error = $2, updated_at = now() WHERE tenant_id = $1",
+      `INSERT INTO embedding_spaces (tenant_id, last_error) VALUES ($1, $2)
+       ON CONFLICT (tenant_id) DO UPDATE SET last_error = EXCLUDED.last_error, updated_at = now()`,
       [tenantId, error?.slice(0, 500) ?? null],
     );
   }
