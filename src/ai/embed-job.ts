@@ -122,6 +122,7 @@ export async function runEmbedRound(
       );
     }
   }
+  if (embedded > 0) await store.compactVectors(target.table);
   if (!complete) {
     // Chunks kept arriving faster than one round embeds them: the next round goes on.
     svc.offer(tenantId, "more");

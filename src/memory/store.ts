@@ -349,6 +349,14 @@ export class ChunkStore {
     );
   }
 
+  /**
+   * Compacts one vector table after a round wrote to it (each batch adds a fragment; a vector
+   * search reads them all), in the write queue.
+   */
+  async compactVectors(space: string): Promise<void> {
+    await this.write(() => this.vectors.optimize(new Date(Date.now() - 60_000), space));
+  }
+
   /** Deletes a tenant's vectors from one vector table (another space took over), or only `ids`. */
   async deleteVectors(space: string, tenantId: string, ids?: string[]): Promise<void> {
     await this.write(async () => {
@@ -417,7 +425,7 @@ export class ChunkStore {
   async refreshIndex(): Promise<void> {
     await this.write(async () => {
       if ((await this.table.countRows()) === 0) return;
-      let missing = ["fts", "tenant_id", "acl"].filter((c) => !this.indexed.has(c));
+      let missing = ["fts", "tenant_id", "acl", "id"].filter((c) => !this.indexed.has(c));
       if (missing.length > 0) {
         // Another replica may have built them since this one opened the table.
         for (const i of await this.table.listIndices()) for (const c of i.columns) this.indexed.add(c);
@@ -451,6 +459,10 @@ export class ChunkStore {
       }
       if (missing.includes("tenant_id")) {
         await this.table.createIndex("tenant_id", { config: lancedb.Index.btree(), replace: true });
+      }
+      // Vector hits are read back by chunk id.
+      if (missing.includes("id")) {
+        await this.table.createIndex("id", { config: lancedb.Index.btree(), replace: true });
       }
       if (missing.includes("acl")) {
         await this.table.createIndex("acl", { config: lancedb.Index.labelList(), replace: true });

@@ -180,9 +180,9 @@ export class VectorTables {
     }
   }
 
-  /** Compacts every vector table and drops old versions (scheduled maintenance). */
-  async optimize(cleanupOlderThan: Date): Promise<void> {
-    for (const name of await this.names()) {
+  /** Compacts every vector table (or only `only`) and drops old versions (scheduled maintenance). */
+  async optimize(cleanupOlderThan: Date, only?: string): Promise<void> {
+    for (const name of only ? [only] : await this.names()) {
       const t = await this.table(name);
       if (t) await t.optimize({ cleanupOlderThan });
     }
