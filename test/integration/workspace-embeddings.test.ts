@@ -44,7 +44,12 @@ beforeAll(async () => {
   fake = await startFakeOpenAi({ models: { [SMALL]: 32, [LARGE]: 96 } });
   fake.acceptKey(KEY_A);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "atom-ws-emb-"));
-  atom = await createAtom(loadConfig({ ATOM_DATA_DIR: path.join(tmp, "data"), LOG_LEVEL: "silent" }), {
+  const env = {
+    ATOM_DATA_DIR: path.join(tmp, "data"),
+    LOG_LEVEL: "silent",
+    PUBLIC_URL: "https://atom.example.com",
+  };
+  atom = await createAtom(loadConfig(env), {
     adapters: false,
     logger: silentLogger,
   });
@@ -312,5 +317,40 @@ describe("the monthly token cap", () => {
       expect(r.mode).toBe("fts");
       expect(fake.calls).toHaveLength(0);
     });
+  });
+});
+
+describe("the settings page", () => {
+  it("saving another embedding model re-embeds in the background and switches", async () => {
+    await atom.memory.syncFolder(folder("a"), { tenantId: A });
+    await setWorkspaceKey(atom, A, SMALL);
+    await drain();
+    const reply = await atom.bot.handle({
+      platform: "slack",
+      tenantId: A,
+      channelId: "D-admin",
+      threadId: `th-${seq}`,
+      messageId: `m-${seq}`,
+      userId: "UADMIN",
+      text: "settings",
+      files: [],
+      isDirect: true,
+      mentionsBot: true,
+      visibility: "thread",
+      userIsAdmin: true,
+    });
+    const link = new URL(/https:\/\/atom\.example\.com\/settings\?link=\S+/.exec(reply.text)![0]);
+    const opened = await atom.app.request(`${link.pathname}${link.search}`);
+    const cookie = (opened.headers.get("set-cookie") ?? "").split(";")[0]!;
+    const html = await (await atom.app.request("/settings", { headers: { cookie } })).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
+    const saved = await atom.app.request("/settings/models", {
+      method: "POST",
+      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: csrf, embeddingModel: LARGE }).toString(),
+    });
+    expect(saved.status).toBe(200);
+    await until(async () => (await atom.embeddings.spaces.get(A)).active?.model === LARGE);
+    expect((await search(A)).mode).toBe("hybrid");
   });
 });
