@@ -31,7 +31,7 @@ import { mountSettings } from "./server/settings-page.tsx";
 import { recordAudit } from "./db/audit.ts";
 import { loadMasterKey } from "./security/crypto.ts";
 import { type Ai, createAi, voiceKeySource } from "./ai/index.ts";
-import { registerAiStatus } from "./ai/status.ts";
+import { embeddingStatusLines, registerAiStatus } from "./ai/status.ts";
 import { EMBED_QUEUE, WorkspaceEmbeddings } from "./ai/embeddings.ts";
 import { runEmbedRound } from "./ai/embed-job.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
@@ -195,6 +195,7 @@ export async function createAtom(
       onAiChanged: (tenantId, what) => {
         if (what === "openai" || what === "models") embeddings.changed(tenantId);
       },
+      embeddingStatus: (tenantId) => embeddingStatusLines(embeddings, tenantId),
     }),
   );
   // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.

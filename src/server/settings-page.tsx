@@ -38,6 +38,8 @@ export function mountSettings(
      * re-resolve and re-embed in the background). Must not throw.
      */
     onAiChanged?: (tenantId: string, provider: AiProvider | "models") => void;
+    /** The tenant's search mode and embedding coverage, shown under the models (ai/status.ts). */
+    embeddingStatus?: (tenantId: string) => Promise<string[]>;
   },
 ): void {
   const audit = (s: AdminSession, entry: Omit<AuditInput, "tenantId" | "actor" | "platform">) =>
@@ -138,12 +140,18 @@ function providerOf(p: string | undefined): AiProvider | undefined {
   return AI_PROVIDERS.find((x) => x === p);
 }
 
-async function page(c: Context<AdminEnv>, deps: { ai: Ai }, flash?: Flash, status: 200 | 400 = 200) {
+async function page(
+  c: Context<AdminEnv>,
+  deps: { ai: Ai; embeddingStatus?: (tenantId: string) => Promise<string[]> },
+  flash?: Flash,
+  status: 200 | 400 = 200,
+) {
   const s = c.get("admin");
-  const [keys, settings, usage] = await Promise.all([
+  const [keys, settings, usage, search] = await Promise.all([
     deps.ai.vault.describe(s.tenantId),
     deps.ai.vault.store.settings(s.tenantId),
     deps.ai.vault.store.usage(s.tenantId),
+    deps.embeddingStatus?.(s.tenantId).catch(() => []) ?? Promise.resolve([]),
   ]);
   c.header("Cache-Control", "no-store");
   c.header("X-Frame-Options", "DENY");
@@ -161,6 +169,7 @@ async function page(c: Context<AdminEnv>, deps: { ai: Ai }, flash?: Flash, statu
       keys={keys}
       settings={settings}
       usage={usage}
+      search={search}
       envKeys={envKeys}
       flash={flash}
     />,
@@ -173,6 +182,7 @@ function SettingsPage(p: {
   keys: KeyInfo[];
   settings: AiSettingsRow;
   usage: AiUsageRow[];
+  search: string[];
   envKeys: Record<AiProvider, string | undefined>;
   flash?: Flash;
 }) {
@@ -287,6 +297,13 @@ form.inline{display:inline}`}</style>
             </label>
             <button type="submit">Save models</button>
           </form>
+          {p.search.length > 0 ? (
+            <ul id="search-status">
+              {p.search.map((line) => (
+                <li>{line}</li>
+              ))}
+            </ul>
+          ) : null}
         </section>
         <h2>Usage this month</h2>
         <section id="usage">

@@ -350,7 +350,10 @@ describe("the settings page", () => {
       body: new URLSearchParams({ _csrf: csrf, embeddingModel: LARGE }).toString(),
     });
     expect(saved.status).toBe(200);
+    expect(await saved.text()).toMatch(new RegExp(`Re-embedding with ${LARGE}|model ${SMALL}`));
     await until(async () => (await atom.embeddings.spaces.get(A)).active?.model === LARGE);
+    const after = await (await atom.app.request("/settings", { headers: { cookie } })).text();
+    expect(after).toContain(`model ${LARGE}`);
     expect((await search(A)).mode).toBe("hybrid");
   });
 });
