@@ -108,6 +108,23 @@ const drain = (a: Atom = atom) => a.jobs.drain({ queues: [EMBED_QUEUE], timeoutM
 const search = (tenantId: string, q = BY_MEANING, a: Atom = atom) =>
   a.memory.search(q, { tenantId, principals: ["anyone"] });
 
+/** A direct message of the workspace admin to Atom. */
+const dm = (tenantId: string, text: string) =>
+  atom.bot.handle({
+    platform: "slack",
+    tenantId,
+    channelId: "D-admin",
+    threadId: `th-${seq}-${text}`,
+    messageId: `m-${seq}-${text}`,
+    userId: "UADMIN",
+    text,
+    files: [],
+    isDirect: true,
+    mentionsBot: true,
+    visibility: "thread",
+    userIsAdmin: true,
+  });
+
 /** Waits until `check` holds (background retries run after a backoff the drain does not wait for). */
 async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -154,6 +171,8 @@ describe("a workspace key turns on hybrid search for that workspace only", () =>
       `Search: hybrid (full text + vectors) — vectors: ${chunks}/${chunks} chunks, model ${SMALL}`,
     ]);
     expect((await embeddingStatusLines(atom.embeddings, B))[0]).toMatch(/full text only/);
+    // The `status` command carries the same lines.
+    expect((await dm(A, "status")).text).toContain(`vectors: ${chunks}/${chunks} chunks, model ${SMALL}`);
   });
 
   it("the environment key gives every tenant hybrid search, each in its own rows", async () => {
@@ -325,20 +344,7 @@ describe("the settings page", () => {
     await atom.memory.syncFolder(folder("a"), { tenantId: A });
     await setWorkspaceKey(atom, A, SMALL);
     await drain();
-    const reply = await atom.bot.handle({
-      platform: "slack",
-      tenantId: A,
-      channelId: "D-admin",
-      threadId: `th-${seq}`,
-      messageId: `m-${seq}`,
-      userId: "UADMIN",
-      text: "settings",
-      files: [],
-      isDirect: true,
-      mentionsBot: true,
-      visibility: "thread",
-      userIsAdmin: true,
-    });
+    const reply = await dm(A, "settings");
     const link = new URL(/https:\/\/atom\.example\.com\/settings\?link=\S+/.exec(reply.text)![0]);
     const opened = await atom.app.request(`${link.pathname}${link.search}`);
     const cookie = (opened.headers.get("set-cookie") ?? "").split(";")[0]!;
