@@ -55,7 +55,12 @@ async function main(): Promise<void> {
   }
   const model = arg("model", "text-embedding-3-small");
   const rounds = numberArg(process.argv, "rounds", 3);
-  console.log(`load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  console.log(
+    `load average at start: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "atom-bench-emb-"));
   const fake = await startFakeOpenAi();
   const db = await openPglite("memory://");
@@ -69,7 +74,9 @@ async function main(): Promise<void> {
   try {
     const sync = await cpuMs(() => memory.syncFolder(HANDBOOK, { tenantId: TENANT }));
     const chunks = await memory.store.count();
-    console.log(`sync: ${chunks} chunks in ${(sync.wall / 1000).toFixed(1)} s (no embedding requests: ${fake.calls.length})`);
+    console.log(
+      `sync: ${chunks} chunks in ${(sync.wall / 1000).toFixed(1)} s (no embedding requests: ${fake.calls.length})`,
+    );
 
     let result: Awaited<ReturnType<typeof wired.round>> | undefined;
     const embed = await cpuMs(async () => {
@@ -93,7 +100,9 @@ async function main(): Promise<void> {
       .map((l) => JSON.parse(l) as Question);
     const opts = { tenantId: TENANT, principals: ["anyone"] };
     const source = memory.queryVectors;
-    const rows: (string | number)[][] = [["mode", "n", "hit@5", "p50 ms", "p95 ms", "CPU ms/search", "mode seen"]];
+    const rows: (string | number)[][] = [
+      ["mode", "n", "hit@5", "p50 ms", "p95 ms", "CPU ms/search", "mode seen"],
+    ];
     for (const mode of ["fts", "hybrid"] as const) {
       memory.queryVectors = mode === "hybrid" ? source : undefined;
       let hits = 0;
@@ -125,7 +134,12 @@ async function main(): Promise<void> {
       ]);
     }
     console.log(formatTable(rows));
-    console.log(`load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+    console.log(
+      `load average at end: ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" ")}`,
+    );
   } finally {
     await memory.close();
     await db.close();
