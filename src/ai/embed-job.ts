@@ -25,7 +25,8 @@ const MAX_PASSES = 3;
 
 /**
  * One background embedding round for a tenant (the `embed` queue's handler):
- * 1. No key → the tenant's vectors are dropped and its state cleared (full-text search only).
+ * 1. No key, or embeddings turned off → the tenant's vectors are dropped and its state cleared
+ *    (full-text search only).
  * 2. Otherwise the wanted space (model, API root, dimension) is compared with the active one; a
  *    different one becomes the space being built, while searches keep using the active one.
  * 3. Every chunk without a vector in the target space is embedded in batches (usage counted; the

@@ -14,6 +14,12 @@ import type { KeyVault, ResolvedKey } from "./vault.ts";
 /** The durable queue of background embedding rounds (one per tenant at a time). */
 export const EMBED_QUEUE = "embed";
 
+/**
+ * Embedding model values that turn embeddings off for a workspace that keeps its key for answers
+ * (settings page).
+ */
+export const EMBEDDINGS_OFF: readonly string[] = ["off", "none"];
+
 /** Embedding model when neither the workspace nor OPENAI_EMBEDDING_MODEL names one. */
 export const DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small";
 
@@ -76,10 +82,15 @@ export class WorkspaceEmbeddings {
     return this.opts.store;
   }
 
-  /** The model a tenant wants (its setting, else OPENAI_EMBEDDING_MODEL, else the default). */
-  async modelOf(tenantId: string): Promise<string> {
+  /**
+   * The model a tenant wants (its setting, else OPENAI_EMBEDDING_MODEL, else the default);
+   * undefined when the workspace turned embeddings off ({@link EMBEDDINGS_OFF}).
+   */
+  async modelOf(tenantId: string): Promise<string | undefined> {
     const settings = await this.opts.ai.store.settings(tenantId);
-    return settings.embeddingModel ?? this.opts.config.env.OPENAI_EMBEDDING_MODEL ?? DEFAULT_EMBEDDING_MODEL;
+    const model =
+      settings.embeddingModel ?? this.opts.config.env.OPENAI_EMBEDDING_MODEL ?? DEFAULT_EMBEDDING_MODEL;
+    return EMBEDDINGS_OFF.includes(model.trim().toLowerCase()) ? undefined : model;
   }
 
   /** The OpenAI key for a tenant's embeddings: workspace, else environment; a refused key is skipped. */
@@ -96,6 +107,7 @@ export class WorkspaceEmbeddings {
     const key = await this.keyOf(tenantId);
     if (!key) return undefined;
     const model = await this.modelOf(tenantId);
+    if (!model) return undefined;
     const baseUrl = key.baseURL ?? "";
     const dimsKey = `${baseUrl}\u0000${model}`;
     let dims = this.dimsCache.get(dimsKey) ?? (baseUrl === "" ? OPENAI_EMBEDDING_DIMS[model] : undefined);
@@ -140,7 +152,8 @@ export class WorkspaceEmbeddings {
   /**
    * What a search of `tenantId` embeds its query with and searches: the tenant's active space (the
    * old model while a new one is being built) with the tenant's current key. Undefined — full-text
-   * search only — when no space is active, the key was removed, or the monthly cap is reached.
+   * search only — when no space is active, the key was removed, embeddings were turned off, or
+   * the monthly cap is reached.
    * Cached per tenant for `cacheMs`.
    */
   queryVectors(tenantId: string): Promise<QueryVectors | undefined> {
@@ -158,6 +171,7 @@ export class WorkspaceEmbeddings {
     if (!state.active) return undefined;
     const key = await this.keyOf(tenantId);
     if (!key) return undefined;
+    if (!(await this.modelOf(tenantId))) return undefined;
     if (await this.opts.ai.overCap(tenantId)) return undefined;
     const id = createHash("sha256")
       .update(`${tenantId}\u0000${key.apiKey}\u0000${key.baseURL ?? ""}\u0000${state.active.table}`)

@@ -18,9 +18,11 @@ export async function embeddingStatusLines(
   if (!active && !building) {
     const key = await embeddings.keyOf(tenantId);
     lines.push(
-      key
-        ? "Search: full text; vectors not built yet (an OpenAI key is set, embedding runs in the background)"
-        : "Search: full text only — an admin can add an OpenAI key with “settings” for search by meaning",
+      !key
+        ? "Search: full text only — an admin can add an OpenAI key with “settings” for search by meaning"
+        : !(await embeddings.modelOf(tenantId))
+          ? "Search: full text only — embeddings are turned off on the settings page"
+          : "Search: full text; vectors not built yet (an OpenAI key is set, embedding runs in the background)",
     );
   } else if (active) {
     lines.push(

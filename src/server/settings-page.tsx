@@ -287,7 +287,7 @@ form.inline{display:inline}`}</style>
               />
             </label>
             <label>
-              Embedding model (OpenAI; a change re-indexes in the background)
+              Embedding model (OpenAI; a change re-indexes in the background; “off” for full-text search only)
               <input
                 type="text"
                 name="embeddingModel"

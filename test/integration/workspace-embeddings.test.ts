@@ -278,6 +278,27 @@ describe("removing the key", () => {
   });
 });
 
+describe("turning embeddings off while keeping the key", () => {
+  it("the embedding model “off” searches by full text at once; the round drops the vectors", async () => {
+    await atom.memory.syncFolder(folder("a"), { tenantId: A });
+    await setWorkspaceKey(atom, A);
+    await drain();
+    const table = (await atom.embeddings.spaces.get(A)).active!.table;
+    await atom.ai.vault.store.putSettings(A, { embeddingModel: "off" }, "slack:UADMIN");
+    atom.embeddings.changed(A);
+    fake.reset();
+    expect((await search(A)).mode).toBe("fts");
+    expect(fake.calls).toHaveLength(0);
+    await drain();
+    expect((await atom.embeddings.spaces.get(A)).active).toBeUndefined();
+    expect(await atom.memory.store.vectors.count(table, A)).toBe(0);
+    expect(fake.calls).toHaveLength(0);
+    expect((await embeddingStatusLines(atom.embeddings, A))[0]).toMatch(/embeddings are turned off/);
+    // The key still answers: it is resolved as before.
+    expect((await atom.ai.service.answerModel(A))?.key.last4).toBe(KEY_A.slice(-4));
+  });
+});
+
 describe("deletes and updates keep vectors consistent", () => {
   it("a deleted document's vectors go with it; an updated one answers by full text until re-embedded", async () => {
     const dir = folder("a");
