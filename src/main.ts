@@ -19,7 +19,6 @@ import { JobStore } from "./db/jobs.ts";
 import { DEFAULT_RETENTION } from "./db/retention.ts";
 import { type ConnectionService, createConnections, type MicrosoftTestOptions } from "./connections/index.ts";
 import { OrgDomains, parseOrgDomains } from "./security/org-domains.ts";
-import { embedderFromEnv } from "./memory/embed.ts";
 import { openMemory, type Memory } from "./memory/memory.ts";
 import { objectStoreOptions } from "./memory/object-store.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
@@ -32,7 +31,9 @@ import { mountSettings } from "./server/settings-page.tsx";
 import { recordAudit } from "./db/audit.ts";
 import { loadMasterKey } from "./security/crypto.ts";
 import { type Ai, createAi, voiceKeySource } from "./ai/index.ts";
-import { registerAiStatus } from "./ai/status.ts";
+import { embeddingStatusLines, registerAiStatus } from "./ai/status.ts";
+import { EMBED_QUEUE, WorkspaceEmbeddings } from "./ai/embeddings.ts";
+import { runEmbedRound } from "./ai/embed-job.ts";
 import { createVoiceNotes, type VoiceNotes } from "./voice/index.ts";
 import { createWorkflows, type Workflows } from "./workflows/index.ts";
 
@@ -64,6 +65,8 @@ export interface Atom {
   orgDomains: OrgDomains;
   /** Bring-your-own AI keys: the key vault and generated answers. */
   ai: Ai;
+  /** Embeddings per workspace: spaces, background rounds (`embed` queue), query vectors. */
+  embeddings: WorkspaceEmbeddings;
   /** The admin web session: `settings` links from chat, `requireAdmin`/`checkCsrf` for admin pages. */
   admin: AdminWeb;
   /** The master key stored secrets are sealed with (ATOM_ENCRYPTION_KEY or the data-dir key file), loaded on first call. */
@@ -104,14 +107,12 @@ export async function createAtom(
       : `the embedded database in ${pgliteDir}`;
     throw new Error(`could not open ${where}: ${firstLine(err)}`);
   }
-  const embedder = await embedderFromEnv(config.env);
   let memory: Memory;
   try {
     memory = await openMemory({
       db,
       uri: config.lancedbUri,
       logger,
-      embedder,
       storageOptions: objectStoreOptions(config.lancedbUri, config.env),
     });
   } catch (err) {
@@ -132,6 +133,23 @@ export async function createAtom(
     }));
   const messengers = new Map<Platform, Messenger>();
   const ai = createAi({ config, db, logger, masterKey: getMasterKey, messengers });
+  // Embeddings per workspace: the tenant's OpenAI key (workspace, else OPENAI_API_KEY) turns on
+  // hybrid search; vectors are written by background rounds on the `embed` queue.
+  const embeddings = new WorkspaceEmbeddings({
+    db,
+    vault: ai.vault,
+    ai: ai.service,
+    store: memory.store,
+    config,
+    logger: logger.child({ component: "embeddings" }),
+    jobs,
+  });
+  memory.queryVectors = (tenantId) => embeddings.queryVectors(tenantId);
+  memory.onChanged = (tenantId) => embeddings.offer(tenantId, "memory");
+  jobs.register(EMBED_QUEUE, (job, ctx) => runEmbedRound(embeddings, job.tenantId, ctx.signal), {
+    concurrency: 1,
+    leaseMs: config.env.ATOM_SYNC_LEASE_SECONDS * 1000,
+  });
   // Voice notes take the workspace's (or person's) Deepgram key from the vault, else DEEPGRAM_API_KEY.
   const voice = createVoiceNotes({ config, db, logger, keys: voiceKeySource(ai) });
   const limiter = createRateLimiter({
@@ -170,8 +188,18 @@ export async function createAtom(
   const admin = createAdminWeb({ db, masterKey: getMasterKey, publicUrl: config.publicUrl });
   registerSettingsCommand(bot, admin);
   registerDashboardCommand(bot, admin);
-  registerAiStatus(bot, ai, config);
-  routes.push((app) => mountSettings(app, { admin, ai, audit: (entry) => recordAudit(db, logger, entry) }));
+  registerAiStatus(bot, ai, config, embeddings);
+  routes.push((app) =>
+    mountSettings(app, {
+      admin,
+      ai,
+      audit: (entry) => recordAudit(db, logger, entry),
+      onAiChanged: (tenantId, what) => {
+        if (what === "openai" || what === "models") embeddings.changed(tenantId);
+      },
+      embeddingStatus: (tenantId) => embeddingStatusLines(embeddings, tenantId),
+    }),
+  );
   // "Share in channel" re-checks permissions in the core and posts through the platform's Messenger.
   const shares = createShares({ db, messengers, logger });
   bot.registerActionHandler(shares.handler);
@@ -271,6 +299,7 @@ export async function createAtom(
     admin,
     masterKey: getMasterKey,
     ai,
+    embeddings,
     async close() {
       setGaugeSource(undefined, gauges);
       await workflows.stop();
@@ -400,6 +429,10 @@ export async function startServer(
   if (config.docsDir) stops.push(scheduleFolderSync(atom, config.docsDir, config.syncIntervalSeconds * 1000));
   // Every ATOM_SYNC_INTERVAL_SECONDS: one sync job per connection per time slot (replicas share it).
   atom.connections.startPeriodic();
+  // Tenants whose key, model or chunks changed while no server ran get their vectors now.
+  atom.embeddings
+    .offerAll()
+    .catch((err: unknown) => logger.warn({ err }, "could not offer embedding rounds at start-up"));
   // Listen first: health checks and Slack URL verification answer while the first sync runs.
   atom.jobs.start();
   atom.workflows.start();

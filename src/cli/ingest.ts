@@ -55,8 +55,9 @@ export async function ingestFolder(
 
 /**
  * Exit code of `atom ingest`: 1 when files failed and none is in memory afterwards (e.g. every
- * embedding call was refused for a wrong OPENAI_API_KEY), so scripts notice that nothing was
- * indexed; 0 otherwise (single unreadable files are reported in the summary).
+ * file was unreadable), so scripts notice that nothing was indexed; 0 otherwise (single unreadable
+ * files are reported in the summary). Embeddings are not made here: `atom serve` makes them in the
+ * background.
  */
 export function ingestExitCode(s: SyncSummary): number {
   return s.errors.length > 0 && s.added + s.updated + s.unchanged === 0 ? 1 : 0;

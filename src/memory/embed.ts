@@ -24,6 +24,8 @@ export class EmbeddingError extends Error {
     message: string,
     /** HTTP status of the provider's last answer, when there was one. */
     readonly status?: number,
+    /** How long the provider asked to wait before the next request (429 `retry-after(-ms)`), ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(scrubSecrets(message));
     this.name = "EmbeddingError";
@@ -60,6 +62,11 @@ export interface OpenAiEmbedderOptions {
   maxBatchChars?: number;
   /** Requests in flight at once (default 2). */
   concurrency?: number;
+  /**
+   * Called after each successful request with the input tokens it used (`usage.prompt_tokens`;
+   * estimated as characters / 4 when the server sends no usage), for usage accounting.
+   */
+  onUsage?: (tokens: number) => void;
 }
 
 /** OpenAI rejects empty strings; an input of only whitespace is sent as one space. */
@@ -97,6 +104,10 @@ export async function createOpenAiEmbedder(opts: OpenAiEmbedderOptions): Promise
     } catch (err) {
       throw toEmbeddingError(err, OpenAIClient.APIError);
     }
+    const used = Number(res?.usage?.prompt_tokens);
+    opts.onUsage?.(
+      Number.isFinite(used) && used >= 0 ? used : Math.ceil(texts.reduce((s, t) => s + t.length, 0) / 4),
+    );
     if (!Array.isArray(res?.data) || res.data.length !== texts.length) {
       throw new EmbeddingError(
         `OpenAI returned ${Array.isArray(res?.data) ? res.data.length : "no"} embeddings for ${texts.length} inputs`,
@@ -202,9 +213,30 @@ function toEmbeddingError(err: unknown, apiError: typeof OpenAI.APIError): Embed
     return new EmbeddingError(
       `OpenAI embeddings failed: ${what}${typeof msg === "string" ? `: ${msg.slice(0, 200)}` : ""}`,
       err.status,
+      retryAfterOf(err.headers),
     );
   }
   return new EmbeddingError(`OpenAI embeddings failed: ${(err as Error)?.message ?? String(err)}`);
+}
+
+/**
+ * The wait a provider asked for: `retry-after-ms` (OpenAI), else `Retry-After` in seconds or as an
+ * HTTP date (RFC 9110 §10.2.3), in ms; undefined when absent or unreadable.
+ */
+export function retryAfterOf(
+  headers: Headers | Record<string, string | null | undefined> | undefined,
+): number | undefined {
+  if (!headers) return undefined;
+  const get = (name: string) =>
+    headers instanceof Headers ? headers.get(name) : (headers[name] ?? headers[name.toLowerCase()]);
+  const ms = Number.parseFloat(get("retry-after-ms") ?? "");
+  if (Number.isFinite(ms) && ms >= 0) return Math.round(ms);
+  const raw = get("retry-after");
+  if (!raw) return undefined;
+  const s = Number.parseFloat(raw);
+  if (Number.isFinite(s) && s >= 0) return Math.round(s * 1000);
+  const at = Date.parse(raw);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
 /**
@@ -213,85 +245,4 @@ function toEmbeddingError(err: unknown, apiError: typeof OpenAI.APIError): Embed
  */
 export function embeddingText(title: string, headings: string[], text: string): string {
   return [title, headings.join(" > "), text].filter((s) => s.trim() !== "").join("\n");
-}
-
-/** One document's chunks to embed. */
-export interface DocumentToEmbed {
-  meta: { title: string };
-  chunks: { headings: string[]; text: string }[];
-}
-
-/**
- * Embeds the chunks of many documents, packing several documents into one request (up to
- * `groupChunks` chunks, a few groups in flight). A failed group fails only its own documents.
- * @returns per document (same order) either its vectors (one per chunk) or the failure reason.
- */
-export async function embedDocuments(
-  embedder: Embedder,
-  docs: DocumentToEmbed[],
-  opts: { groupChunks?: number; concurrency?: number } = {},
-): Promise<({ vectors: number[][] } | { error: string })[]> {
-  const groupChunks = Math.max(1, opts.groupChunks ?? 256);
-  const groups: number[][] = [];
-  let current: number[] = [];
-  let size = 0;
-  docs.forEach((d, i) => {
-    if (current.length > 0 && size + d.chunks.length > groupChunks) {
-      groups.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(i);
-    size += d.chunks.length;
-  });
-  if (current.length > 0) groups.push(current);
-  const out: ({ vectors: number[][] } | { error: string })[] = docs.map(() => ({ vectors: [] }));
-  let next = 0;
-  const worker = async () => {
-    while (next < groups.length) {
-      const group = groups[next++]!;
-      const texts = group.flatMap((i) =>
-        docs[i]!.chunks.map((c) => embeddingText(docs[i]!.meta.title, c.headings, c.text)),
-      );
-      if (texts.length === 0) continue;
-      try {
-        const vectors = await embedder.embed(texts);
-        if (vectors.length !== texts.length) {
-          throw new EmbeddingError(`embedder returned ${vectors.length} vectors for ${texts.length} texts`);
-        }
-        for (const v of vectors) checkVector(v, embedder.dims, embedder.model);
-        let k = 0;
-        for (const i of group) {
-          const n = docs[i]!.chunks.length;
-          out[i] = { vectors: vectors.slice(k, k + n) };
-          k += n;
-        }
-      } catch (err) {
-        const reason = `embedding failed: ${scrubSecrets((err as Error)?.message ?? String(err))}`;
-        for (const i of group) out[i] = { error: reason };
-      }
-    }
-  };
-  await Promise.all(
-    Array.from({ length: Math.min(Math.max(1, opts.concurrency ?? 2), groups.length) }, worker),
-  );
-  return out;
-}
-
-/**
- * The embedder the environment configures: OpenAI when `OPENAI_API_KEY` is set (model
- * `OPENAI_EMBEDDING_MODEL`, API root `OPENAI_BASE_URL`), otherwise none (full-text search only).
- * @throws EmbeddingError when the model's dimension is unknown and the probe request fails.
- */
-export async function embedderFromEnv(env: {
-  OPENAI_API_KEY?: string;
-  OPENAI_BASE_URL?: string;
-  OPENAI_EMBEDDING_MODEL?: string;
-}): Promise<Embedder | undefined> {
-  if (!env.OPENAI_API_KEY) return undefined;
-  return createOpenAiEmbedder({
-    apiKey: env.OPENAI_API_KEY,
-    baseURL: env.OPENAI_BASE_URL,
-    model: env.OPENAI_EMBEDDING_MODEL ?? "text-embedding-3-small",
-  });
 }

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Db } from "../db/index.ts";
 import { chunkDocument } from "./chunk.ts";
-import { type Embedder, embedDocuments } from "./embed.ts";
 import { ExtractError, extractDocument } from "./extract/index.ts";
 import {
   type ChangePage,
@@ -82,7 +81,6 @@ export interface FeedSyncOptions {
   concurrency?: number;
   /** Largest file fetched, bytes (default 50 MB). */
   maxFileBytes?: number;
-  embedder?: Embedder;
   signal?: AbortSignal;
   /** Called when chunks were added or removed (vocabulary upkeep). */
   onChange?: () => void;
@@ -128,7 +126,6 @@ interface Prepared {
   hash: string;
   chunks: ChunkDraft[];
   isNew: boolean;
-  vectors?: number[][];
 }
 
 /** Default largest file fetched, bytes. */
@@ -417,24 +414,11 @@ async function writeBatch(
     }
   });
 
-  if (opts.embedder && prepared.length > 0) {
-    const embedded = await embedDocuments(opts.embedder, prepared);
-    const ok: Prepared[] = [];
-    prepared.forEach((p, i) => {
-      const r = embedded[i]!;
-      if ("error" in r) {
-        summary.errors.push({ path: p.meta.title, reason: r.error });
-        transient ??= new Error(r.error);
-      } else ok.push({ ...p, vectors: r.vectors });
-    });
-    prepared.splice(0, prepared.length, ...ok);
-  }
-
   // Data first: every document written here loses whatever chunks it had (also chunks an
   // interrupted earlier run wrote without its bookkeeping), so nothing is stored twice.
   const rewrite = [...prepared.map((p) => p.entry.docId), ...removes];
   await store.deleteDocuments(tenantId, source.id, rewrite);
-  await store.addRows(prepared.map((p) => ({ meta: p.meta, chunks: p.chunks, vectors: p.vectors })));
+  await store.addRows(prepared.map((p) => ({ meta: p.meta, chunks: p.chunks })));
   for (const a of aclOnly) await store.setAcl(tenantId, source.id, a.entry.docId, a.acl);
 
   // Then the state that says the data is there.

@@ -8,7 +8,7 @@ import {
   searchChunks,
   searchFilter,
 } from "./search.ts";
-import { CHUNK_COLUMNS, type ChunkRow, type ChunkStore } from "./store.ts";
+import { CHUNK_COLUMNS, type ChunkRow, type ChunkStore, sqlString } from "./store.ts";
 import type { SearchOptions, SearchResult } from "./types.ts";
 import type { Vocabulary } from "./vocabulary.ts";
 
@@ -43,6 +43,16 @@ export const DEFAULT_HYBRID: HybridOptions = {
 };
 
 const COLUMNS = CHUNK_COLUMNS;
+
+/**
+ * What a hybrid search embeds the query with and searches: the tenant's active embedding space
+ * (its model, reached with the tenant's key) and the vector table of that space.
+ */
+export interface QueryVectors {
+  embedder: Embedder;
+  /** The LanceDB table of the space's vectors (memory/vectors.ts). */
+  table: string;
+}
 
 /** What a hybrid search found before document ranking (for tests and benchmarks). */
 export interface HybridCandidates {
@@ -105,13 +115,16 @@ export function scoreFusion(
 
 /**
  * Gathers hybrid candidates: full-text candidates (BM25 over the `fts` column) and the nearest
- * chunks by cosine distance to the query's embedding, both under the same prefilter (tenant, ACL
- * principals, sources, date; chunks without a vector are skipped), fused by reciprocal rank.
+ * chunks by cosine distance to the query's embedding in the space's vector table, both under the
+ * same prefilter (tenant, ACL principals, sources, date). Vector hits are then read from the
+ * chunks table under that filter again, so a vector whose chunk is gone or no longer visible
+ * never surfaces; chunks without a vector are found by full-text search only. Fused by
+ * reciprocal rank (or score, see {@link HybridOptions}).
  * @throws EmbeddingError when the query cannot be embedded.
  */
 export async function hybridCandidates(
   store: ChunkStore,
-  embedder: Embedder,
+  space: QueryVectors,
   query: string,
   opts: SearchOptions,
   vocab?: Vocabulary,
@@ -133,15 +146,28 @@ export async function hybridCandidates(
   ) as Promise<ChunkRow[]>;
   // Keep a failed FTS from going unhandled while the embedding request runs.
   ftsPromise.catch(() => {});
-  const [queryVector] = await embedder.embed([query]);
-  const vector = (await store.chunks
-    .vectorSearch(queryVector!)
-    .column("vector")
-    .distanceType("cosine")
-    .where(`${filter} AND vector IS NOT NULL`)
-    .select([...COLUMNS, "_distance"])
-    .limit(hybrid.vectorCandidates)
-    .toArray()) as ChunkRow[];
+  const [queryVector] = await space.embedder.embed([query]);
+  if (queryVector?.length !== space.embedder.dims) {
+    throw new EmbeddingError(
+      `the query embedding has ${queryVector?.length ?? 0} dimensions, not ${space.embedder.dims}`,
+    );
+  }
+  const near = await store.vectors.nearest(space.table, queryVector, filter, hybrid.vectorCandidates);
+  const rows =
+    near.length === 0
+      ? []
+      : ((await store.chunks
+          .query()
+          .where(`id IN (${near.map((n) => sqlString(n.id)).join(", ")}) AND ${filter}`)
+          .select(["id", ...COLUMNS])
+          .limit(near.length)
+          .toArray()) as ChunkRow[]);
+  const byId = new Map(rows.map((r) => [String(r.id), r]));
+  const vector: ChunkRow[] = [];
+  for (const n of near) {
+    const r = byId.get(n.id);
+    if (r) vector.push({ ...r, acl: Array.from(r.acl as Iterable<string>), _distance: n.distance });
+  }
   const fts = await ftsPromise;
   return {
     analyzed,
@@ -164,7 +190,7 @@ export async function hybridCandidates(
  */
 export async function hybridSearch(
   store: ChunkStore,
-  embedder: Embedder,
+  space: QueryVectors,
   query: string,
   opts: SearchOptions,
   vocab?: Vocabulary,
@@ -179,7 +205,7 @@ export async function hybridSearch(
   }
   let found: HybridCandidates;
   try {
-    found = await hybridCandidates(store, embedder, query, opts, vocab, ranking, hybrid);
+    found = await hybridCandidates(store, space, query, opts, vocab, ranking, hybrid);
   } catch (err) {
     if (!(err instanceof EmbeddingError)) throw err;
     onEmbeddingError?.(err);

@@ -5,13 +5,12 @@ import { advisoryLock } from "../db/locks.ts";
 import type { Logger } from "../observability/logger.ts";
 import { searchSeconds, syncDocumentsTotal, syncErrorsTotal, syncSeconds } from "../observability/metrics.ts";
 import { chunkDocument } from "./chunk.ts";
-import { type Embedder, embeddingText } from "./embed.ts";
 import { type FeedSyncOptions, type FeedSyncSummary, syncFeed } from "./feed-sync.ts";
-import { DEFAULT_HYBRID, type HybridOptions, hybridSearch } from "./hybrid.ts";
+import { DEFAULT_HYBRID, type HybridOptions, hybridSearch, type QueryVectors } from "./hybrid.ts";
 import { readDocuments, searchChunks } from "./search.ts";
 import { LocalFolderSource } from "./sources/local-folder.ts";
 import type { Source } from "./sources/types.ts";
-import { CHUNKS_TABLE, ChunkStore, eq, HEADING_SEPARATOR } from "./store.ts";
+import { CHUNKS_TABLE, ChunkStore, eq } from "./store.ts";
 import { type SyncOptions, type SyncSummary, syncSource } from "./sync.ts";
 import type { DocumentMeta, Principal, SearchOptions, SearchResult } from "./types.ts";
 import { Vocabulary } from "./vocabulary.ts";
@@ -34,13 +33,17 @@ export interface SourceStatus {
   lastError: string | null;
 }
 
-/** Chunks re-embedded per round when filling in missing vectors. */
-const BACKFILL_BATCH = 512;
+/**
+ * Where a search gets a tenant's query embedder and vector table: the tenant's active embedding
+ * space (ai/embeddings.ts); undefined when the tenant has none (full-text search only).
+ */
+export type QueryVectorSource = (tenantId: string) => Promise<QueryVectors | undefined>;
 
 /**
  * Atom's memory: documents from every source of every tenant, chunked into LanceDB, with their
  * bookkeeping (documents, sources) in Postgres. All reads are filtered by tenant and ACL.
- * With an {@link Embedder}, chunks also carry vectors and search is hybrid (full-text + vector).
+ * Vectors live per embedding space beside the chunks (memory/vectors.ts) and are written in the
+ * background; a tenant with an active space gets hybrid search (full-text + vector).
  */
 export class Memory {
   private readonly vocabularies = new Map<string, Promise<Vocabulary>>();
@@ -51,23 +54,39 @@ export class Memory {
   readonly searchLatency = new LatencyWindow();
   private versionCheckedAt = 0;
 
+  /** The tenant's active embedding space for queries; unset = full-text search only. */
+  queryVectors: QueryVectorSource | undefined;
+  /**
+   * Called after a tenant's chunks changed here (sync, note): the background embedder is offered
+   * a job. Must not throw or wait.
+   */
+  onChanged: ((tenantId: string) => void) | undefined;
+
   constructor(
     readonly db: Db,
     readonly store: ChunkStore,
     private readonly logger: Logger,
-    /** Embeds chunks and queries; undefined means full-text search only. */
-    readonly embedder?: Embedder,
   ) {}
 
   /**
-   * Searches a tenant's memory: hybrid (`mode: "hybrid"`) when an embedder is configured, else
-   * full-text (`mode: "fts"`). Only chunks whose ACL shares a principal with `opts.principals`
-   * are considered.
+   * Searches a tenant's memory: hybrid (`mode: "hybrid"`) when the tenant has an active embedding
+   * space ({@link Memory.queryVectors}), else full-text (`mode: "fts"`). Only chunks whose ACL
+   * shares a principal with `opts.principals` are considered. A failure to find or use the space
+   * (provider down, key refused) falls back to full-text search.
    */
   async search(query: string, opts: SearchOptions): Promise<SearchResult> {
     const vocab = await this.vocabulary(opts.tenantId);
-    const result = this.embedder
-      ? await hybridSearch(this.store, this.embedder, query, opts, vocab, undefined, this.hybrid, (err) =>
+    let space: QueryVectors | undefined;
+    try {
+      space = await this.queryVectors?.(opts.tenantId);
+    } catch (err) {
+      this.logger.warn(
+        { err, tenantId: opts.tenantId },
+        "embedding settings unavailable; full-text search only",
+      );
+    }
+    const result = space
+      ? await hybridSearch(this.store, space, query, opts, vocab, undefined, this.hybrid, (err) =>
           this.logger.warn({ err }, "query embedding failed; full-text search only"),
         )
       : await searchChunks(this.store, query, opts, vocab);
@@ -82,67 +101,42 @@ export class Memory {
   }
 
   /**
-   * Syncs any source into a tenant's memory. With an embedder, new and changed chunks are
-   * embedded, and then chunks of the tenant still lacking a vector (after a model change, or a
-   * note stored while the provider failed) are embedded too; failures land in `errors`.
+   * Syncs any source into a tenant's memory. New and changed chunks are embedded afterwards in
+   * the background ({@link Memory.onChanged}); until then they are found by full-text search.
    */
   async sync(source: Source, opts: SyncOptions): Promise<SyncSummary> {
     const summary = await countSync(source.kind, () =>
       syncSource(this.db, this.store, source, {
         ...opts,
-        embedder: this.embedder,
         onChange: () => this.vocabularies.delete(opts.tenantId),
       }),
     );
-    if (this.embedder) {
-      try {
-        await this.embedMissing(opts.tenantId);
-      } catch (err) {
-        const reason = (err as Error)?.message ?? String(err);
-        this.logger.warn({ err, tenantId: opts.tenantId }, "re-embedding chunks without vectors failed");
-        summary.errors.push({ path: "(chunks without vectors)", reason: `embedding failed: ${reason}` });
-      }
-    }
+    this.changed(opts.tenantId);
     return summary;
-  }
-
-  /**
-   * Embeds every chunk (of one tenant, or of all) that has no vector yet, in rounds of a few
-   * hundred. Does nothing without an embedder.
-   * @returns how many chunks were embedded.
-   * @throws EmbeddingError when the provider fails; chunks embedded in earlier rounds keep their vectors.
-   */
-  async embedMissing(tenantId?: string): Promise<number> {
-    const embedder = this.embedder;
-    if (!embedder) return 0;
-    let done = 0;
-    for (;;) {
-      const rows = await this.store.rowsWithoutVector(BACKFILL_BATCH, tenantId);
-      if (rows.length === 0) return done;
-      const vectors = await embedder.embed(
-        rows.map((r) =>
-          embeddingText(r.title, r.headings ? r.headings.split(HEADING_SEPARATOR) : [], r.text),
-        ),
-      );
-      await this.store.setVectors(rows.map((r, i) => ({ id: r.id, vector: vectors[i]! })));
-      done += rows.length;
-      if (rows.length < BACKFILL_BATCH) return done;
-    }
   }
 
   /**
    * Syncs a change-feed source (Google Drive, OneDrive) into a tenant's memory: a full listing
    * without a cursor, else the changes since it (see memory/feed-sync.ts). New chunks are embedded
-   * when an embedder is configured.
+   * afterwards in the background.
    */
-  syncFeed(source: Source, opts: Omit<FeedSyncOptions, "embedder" | "onChange">): Promise<FeedSyncSummary> {
-    return countSync(source.kind, () =>
+  async syncFeed(source: Source, opts: Omit<FeedSyncOptions, "onChange">): Promise<FeedSyncSummary> {
+    const summary = await countSync(source.kind, () =>
       syncFeed(this.db, this.store, source, {
         ...opts,
-        embedder: this.embedder,
         onChange: () => this.vocabularies.delete(opts.tenantId),
       }),
     );
+    this.changed(opts.tenantId);
+    return summary;
+  }
+
+  private changed(tenantId: string): void {
+    try {
+      this.onChanged?.(tenantId);
+    } catch (err) {
+      this.logger.warn({ err, tenantId }, "could not offer the background embedder a job");
+    }
   }
 
   /**
@@ -190,21 +184,12 @@ export class Memory {
       acl: input.acl,
     };
     const chunks = chunkDocument({ title, sections: [{ headings: [], text: input.text }] });
-    let vectors: number[][] | undefined;
-    if (this.embedder) {
-      try {
-        vectors = await this.embedder.embed(chunks.map((c) => embeddingText(title, c.headings, c.text)));
-      } catch (err) {
-        // The note is still stored and found by full-text search; the next sync embeds it.
-        this.logger.warn({ err }, "embedding a note failed; it is stored without a vector");
-      }
-    }
     await this.db.query(
       `INSERT INTO sources (tenant_id, source_id, kind, label) VALUES ($1, $2, 'notes', 'Notes')
        ON CONFLICT (tenant_id, source_id) DO NOTHING`,
       [input.tenantId, NOTES_SOURCE],
     );
-    await this.store.replaceDocument(meta, chunks, vectors);
+    await this.store.replaceDocument(meta, chunks);
     await this.store.refreshIndex();
     await this.db.query(
       `INSERT INTO documents (tenant_id, source_id, doc_id, uri, title, mime, version, content_hash, modified_at, acl, chunk_count, author)
@@ -225,6 +210,8 @@ export class Memory {
       [input.tenantId, NOTES_SOURCE],
     );
     this.vocabularies.delete(input.tenantId);
+    // Found by full-text search at once, by meaning once the background embedder ran.
+    this.changed(input.tenantId);
     return meta;
   }
 
@@ -340,34 +327,26 @@ export class Memory {
 }
 
 /**
- * Opens memory: the LanceDB chunks table at `uri` over an already migrated database. With an
- * `embedder`, the table has a vector column of its dimension; when the table was built for another
- * model or dimension (or none), it is rebuilt with the same chunks and empty vectors, which the next
- * sync fills in ({@link Memory.embedMissing}).
+ * Opens memory: the LanceDB chunks table at `uri` over an already migrated database. A table of an
+ * earlier Atom that kept vectors in the chunks table is rebuilt without them (chunks kept); the
+ * background embedder fills the per-space vector tables again.
  */
 export async function openMemory(opts: {
   db: Db;
   uri: string;
   logger: Logger;
-  embedder?: Embedder;
   /** LanceDB storage options for an object-store URI (see memory/object-store.ts). */
   storageOptions?: Record<string, string>;
 }): Promise<Memory> {
-  const vector = opts.embedder ? { model: opts.embedder.model, dims: opts.embedder.dims } : undefined;
   // Replicas on one PostgreSQL share the table: one writer at a time, cluster-wide.
-  const store = await ChunkStore.open(opts.uri, vector, {
+  const store = await ChunkStore.open(opts.uri, {
     storageOptions: opts.storageOptions,
     writeLock: advisoryLock(opts.db, `atom:lancedb:${opts.uri}:${CHUNKS_TABLE}`),
   });
   if (store.rebuilt) {
-    opts.logger.info(
-      { model: vector?.model ?? null, dims: vector?.dims ?? null },
-      vector
-        ? "embedding model changed: chunks kept, vectors are re-embedded on the next sync"
-        : "embeddings turned off: vector column removed, full-text search only",
-    );
+    opts.logger.info("chunks table rebuilt without its vector column: vectors now live per embedding model");
   }
-  return new Memory(opts.db, store, opts.logger, opts.embedder);
+  return new Memory(opts.db, store, opts.logger);
 }
 
 /**

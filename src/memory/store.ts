@@ -1,7 +1,8 @@
 import os from "node:os";
 import * as lancedb from "@lancedb/lancedb";
-import { Field, FixedSizeList, Float32, Float64, Int32, List, Schema, Utf8 } from "apache-arrow";
+import { Field, Float64, Int32, List, Schema, Utf8 } from "apache-arrow";
 import type { ChunkDraft, DocumentMeta, Principal } from "./types.ts";
+import { chunkFingerprint, VectorTables } from "./vectors.ts";
 
 // Lance sizes its compute pool as CPUs minus 2; on hosts with 4 CPUs or fewer that leaves one
 // thread, and building a full-text index can then deadlock (lancedb/lancedb#3568,
@@ -85,25 +86,16 @@ export interface StoreOptions {
   readConsistencySeconds?: number;
 }
 
-/** Vector settings of the chunks table when an embedder is configured. */
-export interface VectorSpec {
-  model: string;
-  dims: number;
+/**
+ * Whether a chunks table still has the `vector` column of Atom before per-space vector tables
+ * (memory/vectors.ts): such a table is rebuilt without it when opened.
+ */
+export function hasLegacyVector(schema: Schema): boolean {
+  return schema.fields.some((f) => f.name === "vector");
 }
 
-/** Schema metadata keys recording the embedding model and dimension of the `vector` column. */
-export const EMBEDDING_MODEL_KEY = "atom.embedding.model";
-export const EMBEDDING_DIMS_KEY = "atom.embedding.dims";
-
-/** The vector settings recorded in a chunks table's schema, or undefined when it has no vector column. */
-export function recordedVector(schema: Schema): { model?: string; dims: number } | undefined {
-  const vf = schema.fields.find((f) => f.name === "vector");
-  if (!vf) return undefined;
-  return { model: schema.metadata.get(EMBEDDING_MODEL_KEY), dims: (vf.type as FixedSizeList).listSize };
-}
-
-function chunkSchema(vector?: VectorSpec): Schema {
-  const fields: Field[] = [
+function chunkSchema(): Schema {
+  return new Schema([
     new Field("id", new Utf8(), false),
     new Field("tenant_id", new Utf8(), false),
     new Field("source", new Utf8(), false),
@@ -118,20 +110,7 @@ function chunkSchema(vector?: VectorSpec): Schema {
     new Field("text", new Utf8(), false),
     // What full-text search indexes: title and heading path (repeated, as a field boost) + text.
     new Field("fts", new Utf8(), false),
-  ];
-  if (vector) {
-    fields.push(
-      new Field("vector", new FixedSizeList(vector.dims, new Field("item", new Float32(), true)), true),
-    );
-    return new Schema(
-      fields,
-      new Map([
-        [EMBEDDING_MODEL_KEY, vector.model],
-        [EMBEDDING_DIMS_KEY, String(vector.dims)],
-      ]),
-    );
-  }
-  return new Schema(fields);
+  ]);
 }
 
 /**
@@ -166,27 +145,27 @@ export class ChunkStore {
   private indexed = new Set<string>();
   private writesSinceOptimize = 0;
   /**
-   * True when `open` rebuilt the table for another embedding model or dimension (or for adding or
-   * removing the vector column): chunks were kept, their vectors are empty until re-embedded.
+   * True when `open` rebuilt a table of an earlier Atom that kept vectors in the chunks table:
+   * chunks were kept, their vectors go to per-space tables when embedded again.
    */
   rebuilt = false;
+  /** Vectors of every embedding space, kept consistent with the chunks by this store's writes. */
+  readonly vectors: VectorTables;
 
   private constructor(
     private readonly conn: lancedb.Connection,
     private table: lancedb.Table,
-    readonly vector: VectorSpec | undefined,
     private readonly writeLock: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
-  ) {}
+  ) {
+    this.vectors = new VectorTables(conn);
+  }
 
   /**
-   * Opens (or creates) the chunks table at `uri` (a directory or object-store URI).
-   * The embedding model and dimension are recorded in the table's schema metadata. When `vector`
-   * differs from what the table records (another model or dimension, or a vector column added or
-   * removed), the table is rebuilt with the same chunks and empty vectors — never a dimension
-   * mismatch — and `rebuilt` is set; {@link ChunkStore.rowsWithoutVector} then lists what to
-   * re-embed.
+   * Opens (or creates) the chunks table at `uri` (a directory or object-store URI). A table of an
+   * earlier Atom with a `vector` column is rebuilt without it (same chunks; `rebuilt` is set) —
+   * vectors now live in one table per embedding space (memory/vectors.ts).
    */
-  static async open(uri: string, vector?: VectorSpec, opts: StoreOptions = {}): Promise<ChunkStore> {
+  static async open(uri: string, opts: StoreOptions = {}): Promise<ChunkStore> {
     // Replicas share the table: reads see other processes' commits within 5 s.
     const conn = await lancedb.connect(uri, {
       readConsistencyInterval: opts.readConsistencySeconds ?? 5,
@@ -199,12 +178,11 @@ export class ChunkStore {
     let rows = names.includes(REBUILD_TABLE) ? await readBackup(conn) : undefined;
     if (names.includes(CHUNKS_TABLE)) {
       table = await conn.openTable(CHUNKS_TABLE);
-      const recorded = recordedVector(await table.schema());
-      if (!rows && (recorded?.dims !== vector?.dims || recorded?.model !== vector?.model)) {
+      if (!rows && hasLegacyVector(await table.schema())) {
         rows = await readChunksWithoutVector(table);
         // One atomic commit: the backup exists complete, or not at all.
         await conn.createTable(REBUILD_TABLE, rows.length > 0 ? rows : [], {
-          schema: chunkSchema(undefined),
+          schema: chunkSchema(),
           mode: "overwrite",
         });
       }
@@ -212,15 +190,14 @@ export class ChunkStore {
     if (rows) {
       table?.close();
       if ((await conn.tableNames()).includes(CHUNKS_TABLE)) await conn.dropTable(CHUNKS_TABLE);
-      table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(vector));
-      const withVector = vector ? rows.map((r) => ({ ...r, vector: null })) : rows;
-      for (let i = 0; i < withVector.length; i += 5000) await table.add(withVector.slice(i, i + 5000));
+      table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema());
+      for (let i = 0; i < rows.length; i += 5000) await table.add(rows.slice(i, i + 5000));
       await conn.dropTable(REBUILD_TABLE);
       rebuilt = true;
     } else if (!table) {
-      table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(vector), { existOk: true });
+      table = await conn.createEmptyTable(CHUNKS_TABLE, chunkSchema(), { existOk: true });
     }
-    const store = new ChunkStore(conn, table, vector, opts.writeLock);
+    const store = new ChunkStore(conn, table, opts.writeLock);
     store.rebuilt = rebuilt;
     store.indexed = new Set((await table.listIndices()).flatMap((i) => i.columns));
     if (rebuilt) await store.refreshIndex();
@@ -239,40 +216,23 @@ export class ChunkStore {
   }
 
   /**
-   * Replaces all chunks of one document with `chunks` (delete + add in one queued write).
-   * @param vectors one embedding per chunk when the table has a vector column.
-   * @throws Error when a vector has the wrong length (LanceDB would silently pad it).
+   * Replaces all chunks of one document with `chunks` (delete + add in one queued write). The
+   * document's vectors in every space are deleted too: the new text is embedded in the background.
    */
-  async replaceDocument(meta: DocumentMeta, chunks: ChunkDraft[], vectors?: number[][]): Promise<void> {
-    this.checkVectors(chunks.length, vectors);
-    const rows = this.toRows(meta, chunks, vectors);
+  async replaceDocument(meta: DocumentMeta, chunks: ChunkDraft[]): Promise<void> {
+    const rows = this.toRows(meta, chunks);
     await this.write(async () => {
-      await this.table.delete(documentFilter(meta.tenantId, meta.source, meta.docId));
+      const filter = documentFilter(meta.tenantId, meta.source, meta.docId);
+      await this.table.delete(filter);
+      await this.vectors.deleteWhere(filter);
       if (rows.length > 0) await this.table.add(rows);
       this.writesSinceOptimize++;
     });
   }
 
-  /** @throws Error unless `vectors` is absent or holds one vector of the table's dimension per chunk. */
-  private checkVectors(chunks: number, vectors: number[][] | undefined): void {
-    if (!vectors) return;
-    if (!this.vector) throw new Error("this memory has no vector column");
-    if (vectors.length !== chunks) throw new Error("one vector per chunk is required");
-    for (const v of vectors) {
-      if (v.length !== this.vector.dims) {
-        throw new Error(`embedding has ${v.length} dimensions, the table expects ${this.vector.dims}`);
-      }
-    }
-  }
-
-  /**
-   * Adds many documents' chunks in one write (first ingest of a folder). Existing rows are not
-   * touched. `vectors`, when given, holds one embedding per chunk.
-   * @throws Error when a vector has the wrong length (LanceDB would silently pad it).
-   */
-  async addRows(batch: { meta: DocumentMeta; chunks: ChunkDraft[]; vectors?: number[][] }[]): Promise<void> {
-    for (const b of batch) this.checkVectors(b.chunks.length, b.vectors);
-    const rows = batch.flatMap(({ meta, chunks, vectors }) => this.toRows(meta, chunks, vectors));
+  /** Adds many documents' chunks in one write (first ingest of a folder). Existing rows are not touched. */
+  async addRows(batch: { meta: DocumentMeta; chunks: ChunkDraft[] }[]): Promise<void> {
+    const rows = batch.flatMap(({ meta, chunks }) => this.toRows(meta, chunks));
     if (rows.length === 0) return;
     await this.write(async () => {
       await this.table.add(rows);
@@ -280,9 +240,9 @@ export class ChunkStore {
     });
   }
 
-  private toRows(meta: DocumentMeta, chunks: ChunkDraft[], vectors?: number[][]): Record<string, unknown>[] {
+  private toRows(meta: DocumentMeta, chunks: ChunkDraft[]): Record<string, unknown>[] {
     const acl = [...new Set(meta.acl.map((p) => p.toLowerCase()))];
-    return chunks.map((c, i) => ({
+    return chunks.map((c) => ({
       id: `${meta.tenantId}/${meta.source}/${meta.docId}#${c.chunkIndex}`,
       tenant_id: meta.tenantId,
       source: meta.source,
@@ -296,57 +256,118 @@ export class ChunkStore {
       headings: c.headings.join(HEADING_SEPARATOR),
       text: c.text,
       fts: ftsText(meta.title, c.headings, c.text, meta.uri),
-      ...(this.vector ? { vector: vectors?.[i] ?? null } : {}),
     }));
   }
 
   /**
-   * Up to `limit` chunks that have no vector yet (after a model change, or written without an
-   * embedder), optionally of one tenant: id, title, headings and text.
+   * Every chunk of a tenant that has no vector in the vector table `space` (id, title, headings,
+   * text and its {@link chunkFingerprint}), and the ids of vectors there whose chunk is gone.
    */
-  async rowsWithoutVector(
-    limit: number,
-    tenantId?: string,
-  ): Promise<{ id: string; title: string; headings: string; text: string }[]> {
-    if (!this.vector) return [];
-    const filter = tenantId ? `vector IS NULL AND ${eq("tenant_id", tenantId)}` : "vector IS NULL";
+  async vectorGaps(
+    space: string,
+    tenantId: string,
+  ): Promise<{ missing: string[]; orphans: string[]; chunks: number }> {
+    const [chunkIds, vectorIds] = await Promise.all([
+      this.table.query().where(eq("tenant_id", tenantId)).select(["id"]).toArray(),
+      this.vectors.ids(space, tenantId),
+    ]);
+    const ids = new Set(chunkIds.map((r) => String(r.id)));
+    return {
+      missing: [...ids].filter((id) => !vectorIds.has(id)),
+      orphans: [...vectorIds].filter((id) => !ids.has(id)),
+      chunks: ids.size,
+    };
+  }
+
+  /** The text to embed of the given chunks (those that still exist), with their fingerprint. */
+  async chunkTexts(
+    ids: string[],
+  ): Promise<{ id: string; title: string; headings: string; text: string; hash: string }[]> {
+    if (ids.length === 0) return [];
     const rows = await this.table
       .query()
-      .where(filter)
+      .where(`id IN (${ids.map(sqlString).join(", ")})`)
       .select(["id", "title", "headings", "text"])
-      .limit(limit)
       .toArray();
-    return rows.map((r) => ({
-      id: String(r.id),
-      title: String(r.title),
-      headings: String(r.headings),
-      text: String(r.text),
-    }));
+    return rows.map((r) => {
+      const title = String(r.title);
+      const headings = String(r.headings);
+      const text = String(r.text);
+      return { id: String(r.id), title, headings, text, hash: chunkFingerprint(title, headings, text) };
+    });
   }
 
   /**
-   * Sets the vectors of existing chunks by id (rows that no longer exist are ignored).
-   * @throws Error when a vector has the wrong length.
+   * Stores vectors of one space for existing chunks, in the write queue: a vector is kept only
+   * when its chunk still exists with the fingerprint it was embedded from (a document changed or
+   * deleted meanwhile gets no stale vector), with the chunk's tenant, source, document, ACL and
+   * date copied for prefiltering. @returns how many were stored.
+   * @throws Error when a vector's length differs from `dims`.
    */
-  async setVectors(items: { id: string; vector: number[] }[]): Promise<void> {
-    if (items.length === 0) return;
-    this.checkVectors(
-      items.length,
-      items.map((i) => i.vector),
+  async putVectors(
+    space: { table: string; model: string; dims: number },
+    items: { id: string; hash: string; vector: number[] }[],
+  ): Promise<number> {
+    if (items.length === 0) return 0;
+    for (const i of items) {
+      if (i.vector.length !== space.dims) {
+        throw new Error(`embedding has ${i.vector.length} dimensions, the table expects ${space.dims}`);
+      }
+    }
+    return this.write(async () => {
+      const current = await this.chunkRows(items.map((i) => i.id));
+      const rows = [];
+      for (const item of items) {
+        const c = current.get(item.id);
+        if (!c || c.hash !== item.hash) continue;
+        rows.push({ ...c, vector: item.vector });
+      }
+      await this.vectors.upsert(space.table, space.model, space.dims, rows);
+      return rows.length;
+    });
+  }
+
+  private async chunkRows(ids: string[]) {
+    const rows = await this.table
+      .query()
+      .where(`id IN (${ids.map(sqlString).join(", ")})`)
+      .select(["id", "tenant_id", "source", "doc_id", "acl", "modified_at", "title", "headings", "text"])
+      .toArray();
+    return new Map(
+      rows.map((r) => [
+        String(r.id),
+        {
+          id: String(r.id),
+          tenant_id: String(r.tenant_id),
+          source: String(r.source),
+          doc_id: String(r.doc_id),
+          acl: Array.from(r.acl as Iterable<string>),
+          modified_at: Number(r.modified_at),
+          hash: chunkFingerprint(String(r.title), String(r.headings), String(r.text)),
+        },
+      ]),
     );
+  }
+
+  /**
+   * Compacts one vector table after a round wrote to it (each batch adds a fragment; a vector
+   * search reads them all), in the write queue.
+   */
+  async compactVectors(space: string): Promise<void> {
+    await this.write(() => this.vectors.optimize(new Date(Date.now() - 60_000), space));
+  }
+
+  /** Deletes a tenant's vectors from one vector table (another space took over), or only `ids`. */
+  async deleteVectors(space: string, tenantId: string, ids?: string[]): Promise<void> {
     await this.write(async () => {
-      const ids = items.map((i) => sqlString(i.id)).join(", ");
-      const current = await this.table.query().where(`id IN (${ids})`).toArray();
-      const byId = new Map(items.map((i) => [i.id, i.vector]));
-      const rows = current.map((r) => {
-        const row: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(r.toJSON() as Record<string, unknown>)) row[k] = v;
-        row.acl = Array.from(r.acl as Iterable<string>);
-        row.vector = byId.get(String(r.id));
-        return row;
-      });
-      if (rows.length > 0) await this.table.mergeInsert("id").whenMatchedUpdateAll().execute(rows);
-      this.writesSinceOptimize++;
+      if (!ids) return this.vectors.deleteWhere(eq("tenant_id", tenantId), space);
+      for (let i = 0; i < ids.length; i += 200) {
+        const list = ids
+          .slice(i, i + 200)
+          .map(sqlString)
+          .join(", ");
+        await this.vectors.deleteWhere(`${eq("tenant_id", tenantId)} AND id IN (${list})`, space);
+      }
     });
   }
 
@@ -359,9 +380,9 @@ export class ChunkStore {
           .slice(i, i + 200)
           .map(sqlString)
           .join(", ");
-        await this.table.delete(
-          `${eq("tenant_id", tenantId)} AND ${eq("source", source)} AND doc_id IN (${ids})`,
-        );
+        const filter = `${eq("tenant_id", tenantId)} AND ${eq("source", source)} AND doc_id IN (${ids})`;
+        await this.table.delete(filter);
+        await this.vectors.deleteWhere(filter);
       }
       this.writesSinceOptimize++;
     });
@@ -376,10 +397,10 @@ export class ChunkStore {
     const list = [...new Set(acl.map((p) => p.toLowerCase()))];
     if (list.length === 0) throw new Error("an ACL needs at least one principal");
     await this.write(async () => {
-      await this.table.update({
-        where: documentFilter(tenantId, source, docId),
-        valuesSql: { acl: `[${list.map(sqlString).join(", ")}]` },
-      });
+      const where = documentFilter(tenantId, source, docId);
+      const aclSql = `[${list.map(sqlString).join(", ")}]`;
+      await this.table.update({ where, valuesSql: { acl: aclSql } });
+      await this.vectors.updateAcl(where, aclSql);
       this.writesSinceOptimize++;
     });
   }
@@ -387,9 +408,11 @@ export class ChunkStore {
   /** Deletes every chunk of a tenant (uninstall), optionally of one source only. */
   async deleteTenant(tenantId: string, source?: string): Promise<void> {
     await this.write(async () => {
-      await this.table.delete(
-        source ? `${eq("tenant_id", tenantId)} AND ${eq("source", source)}` : eq("tenant_id", tenantId),
-      );
+      const filter = source
+        ? `${eq("tenant_id", tenantId)} AND ${eq("source", source)}`
+        : eq("tenant_id", tenantId);
+      await this.table.delete(filter);
+      await this.vectors.deleteWhere(filter);
       this.writesSinceOptimize++;
     });
   }
@@ -402,7 +425,7 @@ export class ChunkStore {
   async refreshIndex(): Promise<void> {
     await this.write(async () => {
       if ((await this.table.countRows()) === 0) return;
-      let missing = ["fts", "tenant_id", "acl"].filter((c) => !this.indexed.has(c));
+      let missing = ["fts", "tenant_id", "acl", "id"].filter((c) => !this.indexed.has(c));
       if (missing.length > 0) {
         // Another replica may have built them since this one opened the table.
         for (const i of await this.table.listIndices()) for (const c of i.columns) this.indexed.add(c);
@@ -437,6 +460,10 @@ export class ChunkStore {
       if (missing.includes("tenant_id")) {
         await this.table.createIndex("tenant_id", { config: lancedb.Index.btree(), replace: true });
       }
+      // Vector hits are read back by chunk id.
+      if (missing.includes("id")) {
+        await this.table.createIndex("id", { config: lancedb.Index.btree(), replace: true });
+      }
       if (missing.includes("acl")) {
         await this.table.createIndex("acl", { config: lancedb.Index.labelList(), replace: true });
       }
@@ -458,6 +485,7 @@ export class ChunkStore {
   }> {
     return this.write(async () => {
       const s = await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) });
+      await this.vectors.optimize(new Date(Date.now() - keepVersionsMs));
       this.writesSinceOptimize = 0;
       return {
         fragmentsRemoved: s.compaction.fragmentsRemoved,
@@ -513,6 +541,7 @@ export class ChunkStore {
   /** Waits for queued writes and closes the connection. */
   async close(): Promise<void> {
     await this.queue.catch(() => {});
+    await this.vectors.close();
     this.table.close();
     this.conn.close();
   }
@@ -523,7 +552,7 @@ export const REBUILD_TABLE = "chunks_rebuild";
 
 /** Every chunk of `table` as plain rows, without the vector column. */
 async function readChunksWithoutVector(table: lancedb.Table): Promise<Record<string, unknown>[]> {
-  const keep = chunkSchema(undefined).fields.map((f) => f.name);
+  const keep = chunkSchema().fields.map((f) => f.name);
   const have = new Set((await table.schema()).fields.map((f) => f.name));
   const old = await table
     .query()

@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Db } from "../db/index.ts";
 import { chunkDocument } from "./chunk.ts";
-import { type Embedder, embedDocuments } from "./embed.ts";
 import { ExtractError, extractDocument, isSupportedFile, mimeFromFileName } from "./extract/index.ts";
 import type { Source, SourceEntry } from "./sources/types.ts";
 import { type ChunkStore, eq } from "./store.ts";
@@ -50,11 +49,6 @@ export interface SyncOptions {
   onProgress?: (p: SyncProgress) => void;
   /** Called with the tenant's chunk texts that were removed and added (vocabulary upkeep). */
   onChange?: () => void;
-  /**
-   * Embeds the chunks of new and changed documents when set. A document whose embedding fails is
-   * reported in `errors` and keeps its previous version.
-   */
-  embedder?: Embedder;
 }
 
 interface KnownDoc {
@@ -69,7 +63,6 @@ interface Prepared {
   hash: string;
   chunks: ChunkDraft[];
   isNew: boolean;
-  vectors?: number[][];
 }
 
 /**
@@ -170,17 +163,6 @@ export async function syncSource(
       opts.onProgress?.({ ...progress });
     });
 
-    if (opts.embedder && prepared.length > 0) {
-      const embedded = await embedDocuments(opts.embedder, prepared);
-      const ok: Prepared[] = [];
-      prepared.forEach((p, i) => {
-        const r = embedded[i]!;
-        if ("error" in r) summary.errors.push({ path: p.entry.uri, reason: r.error });
-        else ok.push({ ...p, vectors: r.vectors });
-      });
-      prepared.splice(0, prepared.length, ...ok);
-    }
-
     // Data first: chunks of changed documents are replaced, removed documents deleted.
     const replacedIds = prepared.filter((p) => !p.isNew).map((p) => p.entry.docId);
     // A "new" document may already have chunks when an earlier sync wrote them but failed before
@@ -194,10 +176,10 @@ export async function syncSource(
       ...(sourceHasChunks ? newIds : []),
       ...removed,
     ]);
-    const batch: { meta: DocumentMeta; chunks: ChunkDraft[]; vectors?: number[][] }[] = [];
+    const batch: { meta: DocumentMeta; chunks: ChunkDraft[] }[] = [];
     let batchRows = 0;
     for (const p of prepared) {
-      batch.push({ meta: p.meta, chunks: p.chunks, vectors: p.vectors });
+      batch.push({ meta: p.meta, chunks: p.chunks });
       batchRows += p.chunks.length;
       if (batchRows >= 5000) {
         await store.addRows(batch.splice(0));

@@ -35,6 +35,13 @@ export function mountSettings(
     ai: Ai;
     /** Records key and settings changes in the audit log (the key's last 4 characters, never the key). */
     audit?: (entry: AuditInput) => Promise<void>;
+    /**
+     * Called after an OpenAI key, base URL or model choice of a tenant changed (embeddings
+     * re-resolve and re-embed in the background). Must not throw.
+     */
+    onAiChanged?: (tenantId: string, provider: AiProvider | "models") => void;
+    /** The tenant's search mode and embedding coverage, shown under the models (ai/status.ts). */
+    embeddingStatus?: (tenantId: string) => Promise<string[]>;
   },
 ): void {
   const audit = (s: AdminSession, entry: Omit<AuditInput, "tenantId" | "actor" | "platform">) =>
@@ -55,6 +62,7 @@ export function mountSettings(
       if (body.remove === "1") {
         await deps.ai.vault.remove({ tenantId: s.tenantId, provider, setBy: by });
         await audit(s, { action: "key.removed", detail: { provider, scope: "workspace" } });
+        deps.onAiChanged?.(s.tenantId, provider);
         return page(c, deps, { ok: true, text: `${label(provider)} key removed.` });
       }
       const key = typeof body.apiKey === "string" ? body.apiKey.trim() : "";
@@ -79,6 +87,7 @@ export function mountSettings(
           await audit(s, { action: "settings.changed", detail: { provider, setting: "base URL" } });
         }
       }
+      deps.onAiChanged?.(s.tenantId, provider);
       return page(c, deps, { ok: true, text: `${label(provider)} settings saved.` });
     } catch (err) {
       const text = err instanceof KeyInputError ? err.message : "Could not save that.";
@@ -126,6 +135,7 @@ export function mountSettings(
       `${s.platform}:${s.userId}`,
     );
     await audit(s, { action: "settings.changed", detail: { setting: "models" } });
+    deps.onAiChanged?.(s.tenantId, "models");
     return page(c, deps, { ok: true, text: "Models saved." });
   });
 }
@@ -134,12 +144,18 @@ function providerOf(p: string | undefined): AiProvider | undefined {
   return AI_PROVIDERS.find((x) => x === p);
 }
 
-async function page(c: Context<AdminEnv>, deps: { ai: Ai }, flash?: Flash, status: 200 | 400 = 200) {
+async function page(
+  c: Context<AdminEnv>,
+  deps: { ai: Ai; embeddingStatus?: (tenantId: string) => Promise<string[]> },
+  flash?: Flash,
+  status: 200 | 400 = 200,
+) {
   const s = c.get("admin");
-  const [keys, settings, usage] = await Promise.all([
+  const [keys, settings, usage, search] = await Promise.all([
     deps.ai.vault.describe(s.tenantId),
     deps.ai.vault.store.settings(s.tenantId),
     deps.ai.vault.store.usage(s.tenantId),
+    deps.embeddingStatus?.(s.tenantId).catch(() => []) ?? Promise.resolve([]),
   ]);
   c.header("Cache-Control", "no-store");
   c.header("X-Frame-Options", "DENY");
@@ -157,6 +173,7 @@ async function page(c: Context<AdminEnv>, deps: { ai: Ai }, flash?: Flash, statu
       keys={keys}
       settings={settings}
       usage={usage}
+      search={search}
       envKeys={envKeys}
       flash={flash}
     />,
@@ -169,6 +186,7 @@ function SettingsPage(p: {
   keys: KeyInfo[];
   settings: AiSettingsRow;
   usage: AiUsageRow[];
+  search: string[];
   envKeys: Record<AiProvider, string | undefined>;
   flash?: Flash;
 }) {
@@ -276,7 +294,7 @@ form.inline{display:inline}`}</style>
               />
             </label>
             <label>
-              Embedding model (OpenAI; a change re-indexes in the background)
+              Embedding model (OpenAI; a change re-indexes in the background; “off” for full-text search only)
               <input
                 type="text"
                 name="embeddingModel"
@@ -286,6 +304,13 @@ form.inline{display:inline}`}</style>
             </label>
             <button type="submit">Save models</button>
           </form>
+          {p.search.length > 0 ? (
+            <ul id="search-status">
+              {p.search.map((line) => (
+                <li>{line}</li>
+              ))}
+            </ul>
+          ) : null}
         </section>
         <h2>Usage this month</h2>
         <section id="usage">

@@ -53,6 +53,9 @@ describe.skipIf(!haveCorpus)("atom serve + fake Slack + fake OpenAI: generated, 
     });
     server = await startServer(config, { logger: createLogger("debug", "atom", sink) });
     await server.atom.jobs.drain({ queues: [FOLDER_SYNC_QUEUE], timeoutMs: 120_000 });
+    // Embeddings off for this workspace: its key writes answers, search stays full text (the
+    // fake's hash vectors would rank spending-company-money.md below the five documents sent).
+    await server.atom.ai.vault.store.putSettings("default", { embeddingModel: "off" }, "slack:UADMIN");
     await server.atom.ai.vault.set({
       tenantId: "default",
       provider: "openai",

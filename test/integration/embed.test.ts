@@ -4,14 +4,7 @@
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  batchRanges,
-  createOpenAiEmbedder,
-  EmbeddingError,
-  embedderFromEnv,
-  embedDocuments,
-  embeddingText,
-} from "../../src/memory/embed.ts";
+import { batchRanges, createOpenAiEmbedder, EmbeddingError, retryAfterOf } from "../../src/memory/embed.ts";
 import { type FakeOpenAi, fakeEmbedding, startFakeOpenAi } from "./fakes/openai.ts";
 
 let fake: FakeOpenAi;
@@ -239,22 +232,48 @@ describe("createOpenAiEmbedder (real openai SDK → fake)", () => {
   });
 });
 
-describe("embedderFromEnv", () => {
-  it("is none without a key and OpenAI with one", async () => {
-    expect(await embedderFromEnv({})).toBeUndefined();
-    const e = await embedderFromEnv({ OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url });
-    expect(e?.model).toBe("text-embedding-3-small");
-    expect(e?.dims).toBe(1536);
+describe("usage and rate-limit waits", () => {
+  it("reports each request's prompt tokens to onUsage", async () => {
+    let tokens = 0;
+    const e = await createOpenAiEmbedder({
+      apiKey: fake.apiKey,
+      baseURL: fake.url,
+      model: "fake-embedding-64",
+      dims: 64,
+      batchSize: 2,
+      onUsage: (n) => {
+        tokens += n;
+      },
+    });
+    await e.embed(["alpha beta gamma", "delta", "epsilon zeta"]);
+    expect(fake.calls.length).toBe(2);
+    expect(tokens).toBe(fake.embeddingTokens);
+    expect(tokens).toBeGreaterThan(0);
   });
 
-  it("fails clearly when an unknown model cannot be probed", async () => {
-    await expect(
-      embedderFromEnv({
-        OPENAI_API_KEY: fake.apiKey,
-        OPENAI_BASE_URL: fake.url,
-        OPENAI_EMBEDDING_MODEL: "nope",
-      }),
-    ).rejects.toThrow(/404/);
+  it("a 429 that outlasts the retries carries the provider's wait", async () => {
+    const e = await createOpenAiEmbedder({
+      apiKey: fake.apiKey,
+      baseURL: fake.url,
+      model: "fake-embedding-64",
+      dims: 64,
+      maxRetries: 0,
+    });
+    fake.fail({ status: 429, retryAfter: "7" });
+    const err = await e.embed(["x"]).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(EmbeddingError);
+    expect((err as EmbeddingError).status).toBe(429);
+    expect((err as EmbeddingError).retryAfterMs).toBe(7000);
+  });
+
+  it("reads retry-after-ms first, then Retry-After seconds or date", () => {
+    expect(retryAfterOf(new Headers({ "retry-after-ms": "250", "retry-after": "9" }))).toBe(250);
+    expect(retryAfterOf({ "retry-after": "2" })).toBe(2000);
+    const at = retryAfterOf({ "retry-after": new Date(Date.now() + 5000).toUTCString() })!;
+    expect(at).toBeGreaterThan(3000);
+    expect(at).toBeLessThanOrEqual(5000);
+    expect(retryAfterOf({ "retry-after": "soon" })).toBeUndefined();
+    expect(retryAfterOf(undefined)).toBeUndefined();
   });
 });
 
@@ -271,29 +290,5 @@ describe("batching helpers", () => {
       [3, 4],
     ]);
     expect(batchRanges([], 3, 10)).toEqual([]);
-  });
-
-  it("embedDocuments packs documents into shared requests and fails only the failing group", async () => {
-    const e = await createOpenAiEmbedder({
-      apiKey: fake.apiKey,
-      baseURL: fake.url,
-      model: "fake-embedding-64",
-      dims: 64,
-      maxRetries: 0,
-    });
-    const doc = (title: string, n: number) => ({
-      meta: { title },
-      chunks: Array.from({ length: n }, (_, i) => ({ headings: ["Part"], text: `${title} passage ${i}` })),
-    });
-    const docs = [doc("one", 2), doc("two", 2), doc("poison", 3), doc("four", 2)];
-    fake.failInputsContaining("poison passage");
-    const out = await embedDocuments(e, docs, { groupChunks: 4, concurrency: 1 });
-    expect(fake.calls.length).toBe(3); // [one, two], [poison], [four]
-    expect(out[0]).toEqual({
-      vectors: [fakeEmbedding(embeddingText("one", ["Part"], "one passage 0"), 64), expect.any(Array)],
-    });
-    expect("vectors" in out[1]! && out[1].vectors).toHaveLength(2);
-    expect(out[2]).toEqual({ error: expect.stringMatching(/embedding failed: .*500/) });
-    expect("vectors" in out[3]! && out[3].vectors).toHaveLength(2);
   });
 });

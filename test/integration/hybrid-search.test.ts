@@ -1,23 +1,24 @@
 /**
- * Hybrid memory with the real `openai` SDK against the fake `/v1/embeddings`: sync embeds chunks,
- * search fuses full-text and vector candidates under the same tenant and ACL filters, a model
- * change rebuilds the table without a dimension crash, embedding failures are reported per
- * document, and without a key memory stays full-text only.
+ * Hybrid memory with the real `openai` SDK against the fake `/v1/embeddings`: background rounds
+ * embed chunks into the space's own vector table, search fuses full-text and vector candidates
+ * under the same tenant and ACL filters, failures are reported to the queue, a chunks table of an
+ * earlier Atom with a vector column is rebuilt without it, and without a key memory stays
+ * full-text only.
  */
 import fs from "node:fs";
 import * as lancedb from "@lancedb/lancedb";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.ts";
+import { RetryJobError } from "../../src/core/worker.ts";
 import { type Db, migrate, openPglite } from "../../src/db/index.ts";
-import { createAtom } from "../../src/main.ts";
-import { createOpenAiEmbedder, type Embedder } from "../../src/memory/embed.ts";
+import { EmbeddingError } from "../../src/memory/embed.ts";
 import { hybridCandidates, reciprocalRankFusion, scoreFusion } from "../../src/memory/hybrid.ts";
 import { type Memory, openMemory } from "../../src/memory/memory.ts";
 import { searchChunks } from "../../src/memory/search.ts";
-import { type ChunkRow, ChunkStore, REBUILD_TABLE, recordedVector } from "../../src/memory/store.ts";
+import { type ChunkRow, hasLegacyVector, REBUILD_TABLE } from "../../src/memory/store.ts";
 import { silentLogger } from "../../src/observability/logger.ts";
+import { wireEmbeddings } from "../helpers/embeddings.ts";
 import { type FakeOpenAi, startFakeOpenAi } from "./fakes/openai.ts";
 
 const DOCS: Record<string, string> = {
@@ -68,30 +69,35 @@ function writeDocs(dir: string, docs: Record<string, string>): string {
   return dir;
 }
 
-function embedder(model = "text-embedding-3-small", extra: { maxRetries?: number } = {}): Promise<Embedder> {
-  return createOpenAiEmbedder({ apiKey: fake.apiKey, baseURL: fake.url, model, ...extra });
-}
-
-async function memoryWith(e: Embedder | undefined): Promise<Memory> {
-  const m = await openMemory({ db, uri: path.join(tmp, "lancedb"), logger: silentLogger, embedder: e });
+async function plainMemory(): Promise<Memory> {
+  const m = await openMemory({ db, uri: path.join(tmp, "lancedb"), logger: silentLogger });
   open.push(m);
   return m;
 }
 
-async function closeMemory(m: Memory): Promise<void> {
-  open.splice(open.indexOf(m), 1);
-  await m.close();
+/** Memory whose tenants embed with the environment key of the fake (`model` via OPENAI_EMBEDDING_MODEL). */
+async function hybridMemory(model = "text-embedding-3-small", opts: { maxRetries?: number } = {}) {
+  const m = await plainMemory();
+  const wired = wireEmbeddings(
+    db,
+    m,
+    { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, OPENAI_EMBEDDING_MODEL: model },
+    opts,
+  );
+  return { m, ...wired };
 }
 
 /** Search options of someone who may read what everyone in the test's tenant may read. */
 const everyone = () => ({ tenantId: tenant, principals: ["anyone"] });
 
-describe("no embedder configured", () => {
-  it("memory is full-text only: no vector column, mode fts, same results as full-text search", async () => {
+describe("no key", () => {
+  it("memory is full-text only: no vector table, mode fts, same results as full-text search", async () => {
     const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const m = await memoryWith(undefined);
+    const m = await plainMemory();
+    wireEmbeddings(db, m, {});
     await m.syncFolder(docs, { tenantId: tenant });
-    expect(recordedVector(await m.store.chunks.schema())).toBeUndefined();
+    expect(hasLegacyVector(await m.store.chunks.schema())).toBe(false);
+    expect(await m.store.vectors.names()).toEqual([]);
     const result = await m.search("parental leave weeks", everyone());
     expect(result.mode).toBe("fts");
     expect(result.hits[0]?.doc.uri).toBe("people/parental-leave.md");
@@ -104,30 +110,36 @@ describe("no embedder configured", () => {
   });
 });
 
-describe("hybrid search with an embedder", () => {
-  it("sync embeds chunks (batched across documents) and records model and dimension", async () => {
+describe("hybrid search with a key", () => {
+  it("sync writes no vector; a background round embeds every chunk in one batched request", async () => {
     const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const m = await memoryWith(await embedder());
+    const { m, round, embeddings } = await hybridMemory();
     const summary = await m.syncFolder(docs, { tenantId: tenant });
     expect(summary.errors).toEqual([]);
     expect(summary.added).toBe(4);
-    expect(fake.calls.filter((c) => c.status === 200)).toHaveLength(1); // one request for all four documents
+    expect(fake.calls).toHaveLength(0); // ingest never waits for the provider
+    expect((await m.search(VECTOR_ONLY_QUERY, everyone())).mode).toBe("fts");
+    const r = await round(tenant);
+    expect(r).toMatchObject({ status: "ready", model: "text-embedding-3-small", dims: 1536, switched: true });
+    expect(fake.calls.filter((c) => c.status === 200)).toHaveLength(1);
     expect(fake.calls[0]!.encodingFormat).toBe("float");
-    expect(recordedVector(await m.store.chunks.schema())).toEqual({
-      model: "text-embedding-3-small",
-      dims: 1536,
-    });
-    expect(await m.store.count("vector IS NULL")).toBe(0);
-    expect(await m.store.count()).toBeGreaterThanOrEqual(4);
+    const state = await embeddings.spaces.get(tenant);
+    expect(state.active).toMatchObject({ model: "text-embedding-3-small", dims: 1536 });
+    const chunks = await m.store.count();
+    expect(await m.store.vectors.count(state.active!.table, tenant)).toBe(chunks);
+    expect(r.embedded).toBe(chunks);
+    // A second round has nothing to do.
+    fake.reset();
+    expect(await round(tenant)).toMatchObject({ embedded: 0, switched: false });
+    expect(fake.calls).toHaveLength(0);
   });
 
   it("finds a document only the vectors match, in mode hybrid", async () => {
     const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const m = await memoryWith(await embedder());
+    const { m, round } = await hybridMemory();
     await m.syncFolder(docs, { tenantId: tenant });
-    // Full-text search alone finds nothing for this query on the same table…
+    await round(tenant);
     expect((await searchChunks(m.store, VECTOR_ONLY_QUERY, everyone())).hits).toEqual([]);
-    // …hybrid search finds the invoice document by meaning (shared word parts in the fake's space).
     const result = await m.search(VECTOR_ONLY_QUERY, everyone());
     expect(result.mode).toBe("hybrid");
     expect(result.hits[0]?.doc.uri).toBe("finance/invoices.md");
@@ -137,65 +149,82 @@ describe("hybrid search with an embedder", () => {
 
   it("still ranks exact full-text matches first when both lists agree", async () => {
     const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const m = await memoryWith(await embedder());
+    const { m, round } = await hybridMemory();
     await m.syncFolder(docs, { tenantId: tenant });
+    await round(tenant);
     const result = await m.search("broken laptop replaced", everyone());
     expect(result.mode).toBe("hybrid");
     expect(result.hits[0]?.doc.uri).toBe("it/laptops.md");
-    const found = await hybridCandidates(m.store, m.embedder!, "broken laptop replaced", everyone());
+    const space = (await m.queryVectors!(tenant))!;
+    const found = await hybridCandidates(m.store, space, "broken laptop replaced", everyone());
     expect(found.fts.length).toBeGreaterThan(0);
     expect(found.vector.length).toBeGreaterThan(0);
     expect(found.fused[0]?.doc_id).toBe("it/laptops.md");
   });
 
   it("applies tenant and ACL filters to the vector path", async () => {
-    const m = await memoryWith(await embedder());
+    const { m, round } = await hybridMemory();
+    const a = `${tenant}-a`;
+    const b = `${tenant}-b`;
     await m.syncFolder(writeDocs(path.join(tmp, "a"), { "invoices.md": DOCS["finance/invoices.md"]! }), {
-      tenantId: `${tenant}-a`,
+      tenantId: a,
     });
     await m.syncFolder(
       writeDocs(path.join(tmp, "b"), {
         "secret-automation.md": "# Automation\n\nAutomation roadmap of tenant B.",
       }),
-      { tenantId: `${tenant}-b` },
+      { tenantId: b },
     );
     await m.syncFolder(
       writeDocs(path.join(tmp, "restricted"), {
         "board-automation.md": "# Board automation\n\nAutomation budget only the board may read.",
       }),
-      { tenantId: `${tenant}-a`, sourceId: "restricted", defaultAcl: ["group:board"] },
+      { tenantId: a, sourceId: "restricted", defaultAcl: ["group:board"] },
     );
-    const asker = { tenantId: `${tenant}-a`, principals: ["anyone", "user:ann@example.com"] };
-    const found = await hybridCandidates(m.store, m.embedder!, VECTOR_ONLY_QUERY, asker);
+    await round(a);
+    await round(b);
+    const asker = { tenantId: a, principals: ["anyone", "user:ann@example.com"] };
+    const found = await hybridCandidates(m.store, (await m.queryVectors!(a))!, VECTOR_ONLY_QUERY, asker);
     const seen = (rows: ChunkRow[]) => rows.map((r) => `${r.tenant_id}:${r.doc_id}`);
-    expect(seen(found.vector)).toEqual([`${tenant}-a:invoices.md`]);
+    expect(seen(found.vector)).toEqual([`${a}:invoices.md`]);
     expect(found.vector.every((r) => Array.from(r.acl).includes("anyone"))).toBe(true);
     const result = await m.search(VECTOR_ONLY_QUERY, asker);
     expect(result.hits.map((h) => h.doc.uri)).toEqual(["invoices.md"]);
 
     // A crafted principal or tenant with quotes is escaped, never a filter that matches more.
     const crafted = await m.search(VECTOR_ONLY_QUERY, {
-      tenantId: `${tenant}-a' OR tenant_id = '${tenant}-b`,
+      tenantId: `${a}' OR tenant_id = '${b}`,
       principals: ["anyone') OR true OR ('x"],
     });
     expect(crafted.hits).toEqual([]);
 
-    const board = await m.search(VECTOR_ONLY_QUERY, { tenantId: `${tenant}-a`, principals: ["group:board"] });
+    const board = await m.search(VECTOR_ONLY_QUERY, { tenantId: a, principals: ["group:board"] });
     expect(board.hits.map((h) => h.doc.uri)).toEqual(["board-automation.md"]);
-    const tenantB = await m.search(VECTOR_ONLY_QUERY, { tenantId: `${tenant}-b`, principals: ["anyone"] });
+    const tenantB = await m.search(VECTOR_ONLY_QUERY, { tenantId: b, principals: ["anyone"] });
     expect(tenantB.hits.map((h) => h.doc.uri)).toEqual(["secret-automation.md"]);
+
+    // A sharing change reaches the vectors too: the board document opened to everyone is found
+    // by meaning by an ordinary asker, then closed again and not.
+    await m.store.setAcl(a, "restricted", "board-automation.md", ["anyone"]);
+    const opened = await hybridCandidates(m.store, (await m.queryVectors!(a))!, VECTOR_ONLY_QUERY, asker);
+    expect(seen(opened.vector).sort()).toEqual([`${a}:board-automation.md`, `${a}:invoices.md`]);
+    await m.store.setAcl(a, "restricted", "board-automation.md", ["group:board"]);
+    const closed = await hybridCandidates(m.store, (await m.queryVectors!(a))!, VECTOR_ONLY_QUERY, asker);
+    expect(seen(closed.vector)).toEqual([`${a}:invoices.md`]);
   });
 
-  it("remember embeds the note so it is found by meaning", async () => {
-    const m = await memoryWith(await embedder());
+  it("a note is found by full text at once and by meaning after the round", async () => {
+    const { m, round } = await hybridMemory();
     await m.remember({
       tenantId: tenant,
       text: "The coffee machine descaling happens every Friday.",
       author: "ann",
       acl: ["anyone"],
     });
-    expect(await m.store.count("vector IS NULL")).toBe(0);
-    expect((await searchChunks(m.store, "machinery", everyone())).hits).toEqual([]);
+    expect(fake.calls).toHaveLength(0);
+    expect((await m.search("descaling", everyone())).hits[0]?.doc.source).toBe("notes");
+    expect((await m.search("machinery", everyone())).hits).toEqual([]);
+    await round(tenant);
     const result = await m.search("machinery", everyone());
     expect(result.mode).toBe("hybrid");
     expect(result.hits[0]?.doc.source).toBe("notes");
@@ -203,8 +232,9 @@ describe("hybrid search with an embedder", () => {
 
   it("falls back to full-text search when the query cannot be embedded", async () => {
     const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const m = await memoryWith(await embedder("text-embedding-3-small", { maxRetries: 0 }));
+    const { m, round } = await hybridMemory("text-embedding-3-small", { maxRetries: 0 });
     await m.syncFolder(docs, { tenantId: tenant });
+    await round(tenant);
     fake.fail({ status: 500 });
     const result = await m.search("parental leave", everyone());
     expect(result.mode).toBe("fts");
@@ -212,112 +242,90 @@ describe("hybrid search with an embedder", () => {
   });
 });
 
-describe("embedding failures and retries during sync", () => {
-  it("a 429 with Retry-After is retried and the sync succeeds", async () => {
+describe("embedding failures in a round", () => {
+  it("a 429 past the SDK's retries hands the job back with the provider's Retry-After", async () => {
     const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const m = await memoryWith(await embedder());
-    fake.fail({ status: 429, retryAfterMs: "30", retryAfter: "1" });
-    const summary = await m.syncFolder(docs, { tenantId: tenant });
-    expect(summary.errors).toEqual([]);
-    expect(fake.calls.map((c) => c.status)).toEqual([429, 200]);
-    expect(await m.store.count("vector IS NULL")).toBe(0);
+    const { m, round, embeddings } = await hybridMemory("text-embedding-3-small", { maxRetries: 1 });
+    await m.syncFolder(docs, { tenantId: tenant });
+    fake.fail({ status: 429, retryAfter: "1", times: 2 });
+    const err = await round(tenant).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryJobError);
+    expect((err as RetryJobError).delayMs).toBe(1000);
+    expect(fake.calls.map((c) => c.status)).toEqual([429, 429]);
+    expect((await embeddings.spaces.get(tenant)).lastError).toMatch(/429/);
+    // Searches never waited and still answer by full text.
+    expect((await m.search("parental leave", everyone())).mode).toBe("fts");
+    // The retried round completes.
+    expect(await round(tenant)).toMatchObject({ status: "ready", switched: true });
+    expect((await embeddings.spaces.get(tenant)).lastError).toBeNull();
   });
 
-  it("a document whose embedding fails is an error in the summary and keeps its old version", async () => {
-    const dir = writeDocs(path.join(tmp, "docs"), DOCS);
-    const m = await memoryWith(await embedder("text-embedding-3-small", { maxRetries: 1 }));
-    await m.syncFolder(dir, { tenantId: tenant });
-    fs.writeFileSync(path.join(dir, "office/plants.md"), "# Office plants\n\nPoisonous plants were removed.");
-    fake.failInputsContaining("Poisonous");
-    const summary = await m.syncFolder(dir, { tenantId: tenant });
-    expect(summary.errors).toEqual([
-      { path: "office/plants.md", reason: expect.stringMatching(/embedding failed/) },
-    ]);
-    expect(summary.added).toBe(0);
-    expect(summary.updated).toBe(0);
-    // The old version is still what memory holds…
-    const old = await m.search("watered Mondays", everyone());
-    expect(old.hits[0]?.doc.uri).toBe("office/plants.md");
-    // …and the next sync, with the provider healthy again, replaces it.
-    fake.failInputsContaining(undefined);
-    const again = await m.syncFolder(dir, { tenantId: tenant });
-    expect(again.errors).toEqual([]);
-    expect(again.updated).toBe(1);
-    expect((await m.search("poisonous plants removed", everyone())).hits[0]?.best.text).toContain(
-      "Poisonous",
+  it("a 500 fails the round for a retry with backoff; vectors of earlier batches stay", async () => {
+    const docs = writeDocs(path.join(tmp, "docs"), DOCS);
+    const { m, embeddings } = await hybridMemory("text-embedding-3-small", { maxRetries: 0 });
+    const small = wireEmbeddings(
+      db,
+      m,
+      { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url },
+      { batchSize: 2, maxRetries: 0 },
     );
+    await m.syncFolder(docs, { tenantId: tenant });
+    fake.failInputsContaining("Poison");
+    await m.syncFolder(
+      writeDocs(path.join(tmp, "docs"), { "z/poison.md": "# Poison\n\nPoison ivy grows here." }),
+      {
+        tenantId: tenant,
+      },
+    );
+    const err = await small.round(tenant).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EmbeddingError);
+    expect((err as EmbeddingError).status).toBe(500);
+    const building = (await embeddings.spaces.get(tenant)).building!;
+    expect(await m.store.vectors.count(building.table, tenant)).toBeGreaterThan(0);
+    expect((await embeddings.spaces.get(tenant)).active).toBeUndefined();
   });
 });
 
-describe("model changes", () => {
-  it("a new dimension rebuilds the table and re-embeds on the next sync, never a dimension crash", async () => {
-    const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const first = await memoryWith(await embedder("text-embedding-3-small"));
-    await first.syncFolder(docs, { tenantId: tenant });
-    await first.remember({
-      tenantId: tenant,
-      text: "Descaling is on Fridays.",
-      author: "ann",
-      acl: ["anyone"],
-    });
-    const chunks = await first.store.count();
-    await closeMemory(first);
+describe("chunks tables of an earlier Atom", () => {
+  /** Writes a chunks table with a `vector` column, as Atom did before per-space vector tables. */
+  async function legacyTable(dir: string): Promise<number> {
+    const m = await plainMemory();
+    await m.syncFolder(dir, { tenantId: tenant });
+    const rows = (await m.store.chunks.query().toArray()).map((r) => ({
+      ...(r.toJSON() as Record<string, unknown>),
+      acl: Array.from(r.acl as Iterable<string>),
+      vector: Array.from({ length: 8 }, () => 0.5),
+    }));
+    open.splice(open.indexOf(m), 1);
+    await m.close();
+    const conn = await lancedb.connect(path.join(tmp, "lancedb"));
+    await conn.createTable("chunks", rows, { mode: "overwrite" });
+    conn.close();
+    return rows.length;
+  }
 
-    const second = await memoryWith(await embedder("fake-embedding-64"));
-    expect(second.embedder!.dims).toBe(64);
-    expect(second.store.rebuilt).toBe(true);
-    expect(recordedVector(await second.store.chunks.schema())).toEqual({
-      model: "fake-embedding-64",
-      dims: 64,
-    });
-    expect(await second.store.count()).toBe(chunks); // chunks kept, including the note
-    expect(await second.store.count("vector IS NULL")).toBe(chunks);
-    // Full-text search works right away; the next sync fills in every vector.
-    expect((await second.search("parental leave", everyone())).hits[0]?.doc.uri).toBe(
-      "people/parental-leave.md",
-    );
-    const summary = await second.syncFolder(docs, { tenantId: tenant });
-    expect(summary.errors).toEqual([]);
-    expect(summary.unchanged).toBe(4);
-    expect(await second.store.count("vector IS NULL")).toBe(0);
-    const result = await second.search(VECTOR_ONLY_QUERY, everyone());
+  it("a table with a vector column is rebuilt without it, chunks kept, then embedded per space", async () => {
+    const docs = writeDocs(path.join(tmp, "docs"), DOCS);
+    const chunks = await legacyTable(docs);
+    const { m, round } = await hybridMemory("fake-embedding-64");
+    expect(m.store.rebuilt).toBe(true);
+    expect(hasLegacyVector(await m.store.chunks.schema())).toBe(false);
+    expect(await m.store.count()).toBe(chunks);
+    expect((await m.search("parental leave", everyone())).hits[0]?.doc.uri).toBe("people/parental-leave.md");
+    await round(tenant);
+    const result = await m.search(VECTOR_ONLY_QUERY, everyone());
     expect(result.mode).toBe("hybrid");
     expect(result.hits[0]?.doc.uri).toBe("finance/invoices.md");
-    expect((await second.search("machinery", everyone())).hits[0]?.doc.source).toBe("notes");
-  });
-
-  it("another model of the same dimension also re-embeds", async () => {
-    const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const first = await memoryWith(await embedder("text-embedding-3-small"));
-    await first.syncFolder(docs, { tenantId: tenant });
-    await closeMemory(first);
-    const same = await memoryWith(await embedder("text-embedding-3-small"));
-    expect(same.store.rebuilt).toBe(false);
-    await closeMemory(same);
-    const ada = await memoryWith(await embedder("text-embedding-ada-002"));
-    expect(ada.store.rebuilt).toBe(true);
-    expect(recordedVector(await ada.store.chunks.schema())).toEqual({
-      model: "text-embedding-ada-002",
-      dims: 1536,
-    });
-    fake.reset();
-    await ada.syncFolder(docs, { tenantId: tenant });
-    expect(fake.calls.every((c) => c.model === "text-embedding-ada-002")).toBe(true);
-    expect(await ada.store.count("vector IS NULL")).toBe(0);
   });
 
   it("a rebuild interrupted after its backup is finished from the backup on the next open", async () => {
     const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const first = await memoryWith(await embedder());
-    await first.syncFolder(docs, { tenantId: tenant });
-    const chunks = await first.store.count();
-    await closeMemory(first);
+    const chunks = await legacyTable(docs);
     // Simulate a crash mid-rebuild: the backup (chunks without vectors) is complete, the chunks
     // table lost its rows.
     const conn = await lancedb.connect(path.join(tmp, "lancedb"));
     const live = await conn.openTable("chunks");
     const backupRows = await live.query().toArray();
-    expect(backupRows).toHaveLength(chunks);
     await conn.createTable(
       REBUILD_TABLE,
       backupRows.map((r) => {
@@ -326,61 +334,36 @@ describe("model changes", () => {
       }),
     );
     await live.delete("true");
-    expect(await live.countRows()).toBe(0);
     live.close();
     conn.close();
-    const recovered = await memoryWith(await embedder("fake-embedding-64"));
+    const recovered = await plainMemory();
     expect(recovered.store.rebuilt).toBe(true);
     expect(await recovered.store.count()).toBe(chunks);
     expect(await lancedb.connect(path.join(tmp, "lancedb")).then((c) => c.tableNames())).not.toContain(
       REBUILD_TABLE,
     );
-    await recovered.syncFolder(docs, { tenantId: tenant });
-    expect((await recovered.search(VECTOR_ONLY_QUERY, everyone())).hits[0]?.doc.uri).toBe(
-      "finance/invoices.md",
-    );
-  });
-
-  it("removing the key keeps the chunks and drops the vector column", async () => {
-    const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const first = await memoryWith(await embedder());
-    await first.syncFolder(docs, { tenantId: tenant });
-    const chunks = await first.store.count();
-    await closeMemory(first);
-    const plain = await memoryWith(undefined);
-    expect(plain.store.rebuilt).toBe(true);
-    expect(recordedVector(await plain.store.chunks.schema())).toBeUndefined();
-    expect(await plain.store.count()).toBe(chunks);
-    const result = await plain.search("parental leave", everyone());
-    expect(result.mode).toBe("fts");
-    expect(result.hits[0]?.doc.uri).toBe("people/parental-leave.md");
   });
 });
 
 describe("store vector checks and fusion", () => {
   it("refuses vectors of the wrong length instead of letting LanceDB pad them", async () => {
-    const store = await ChunkStore.open(path.join(tmp, "lance-check"), { model: "m", dims: 8 });
-    const meta = {
-      tenantId: tenant,
-      source: "s",
-      docId: "d",
-      title: "T",
-      uri: "d.md",
-      mime: "text/markdown",
-      modifiedAt: 0,
-      acl: ["anyone"],
-    };
-    const chunks = [{ chunkIndex: 0, headings: [], text: "hello" }];
-    await expect(store.replaceDocument(meta, chunks, [[1, 2, 3]])).rejects.toThrow(
-      /3 dimensions, the table expects 8/,
-    );
-    await expect(store.addRows([{ meta, chunks, vectors: [new Array(9).fill(0)] }])).rejects.toThrow(
-      /expects 8/,
-    );
-    await expect(store.setVectors([{ id: "x", vector: [1] }])).rejects.toThrow(/expects 8/);
-    await store.replaceDocument(meta, chunks, [new Array(8).fill(0.5)]);
-    expect(await store.count("vector IS NOT NULL")).toBe(1);
-    await store.close();
+    const m = await plainMemory();
+    await m.remember({ tenantId: tenant, text: "hello there", author: "ann", acl: ["anyone"] });
+    const [chunk] = await m.store.chunkTexts((await m.store.vectorGaps("vectors_8_x", tenant)).missing);
+    const space = { table: "vectors_8_x", model: "m", dims: 8 };
+    await expect(
+      m.store.putVectors(space, [{ id: chunk!.id, hash: chunk!.hash, vector: [1, 2, 3] }]),
+    ).rejects.toThrow(/3 dimensions, the table expects 8/);
+    // A stale fingerprint (the text changed after embedding) stores nothing.
+    expect(
+      await m.store.putVectors(space, [{ id: chunk!.id, hash: "stale", vector: new Array(8).fill(0.5) }]),
+    ).toBe(0);
+    expect(
+      await m.store.putVectors(space, [{ id: chunk!.id, hash: chunk!.hash, vector: new Array(8).fill(0.5) }]),
+    ).toBe(1);
+    expect(await m.store.vectors.count("vectors_8_x", tenant)).toBe(1);
+    // The query side refuses a vector of another length instead of asking LanceDB.
+    await expect(m.store.vectors.nearest("vectors_8_x", [1, 2], "true", 5)).rejects.toThrow(EmbeddingError);
   });
 
   it("reciprocal rank fusion rewards chunks both lists rank high", () => {
@@ -401,8 +384,9 @@ describe("store vector checks and fusion", () => {
 describe("queries without a topic", () => {
   it("a query of stop words finds nothing in hybrid mode either", async () => {
     const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const m = await memoryWith(await embedder());
+    const { m, round } = await hybridMemory();
     await m.syncFolder(docs, { tenantId: tenant });
+    await round(tenant);
     const result = await m.search("what is it?", everyone());
     expect(result.mode).toBe("hybrid");
     expect(result.hits).toEqual([]);
@@ -443,28 +427,5 @@ describe("score fusion", () => {
       ["d", 0],
     ]);
     expect(scoreFusion(fts, vector, 1, 0)[0]!.doc_id).toBe("a");
-  });
-});
-
-describe("composition from the environment", () => {
-  it("OPENAI_API_KEY turns on hybrid search in createAtom (no key: see the first test)", async () => {
-    const docs = writeDocs(path.join(tmp, "docs"), DOCS);
-    const base = { ATOM_DATA_DIR: path.join(tmp, "data"), LOG_LEVEL: "silent" };
-    const withKey = await createAtom(
-      loadConfig({ ...base, OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url }),
-      { adapters: false, logger: silentLogger },
-    );
-    try {
-      expect(withKey.memory.embedder?.model).toBe("text-embedding-3-small");
-      await withKey.memory.syncFolder(docs, { tenantId: "default" });
-      const result = await withKey.memory.search(VECTOR_ONLY_QUERY, {
-        tenantId: "default",
-        principals: ["anyone"],
-      });
-      expect(result.mode).toBe("hybrid");
-      expect(result.hits[0]?.doc.uri).toBe("finance/invoices.md");
-    } finally {
-      await withKey.close();
-    }
   });
 });

@@ -109,7 +109,7 @@ describe("memory on S3-compatible object storage", { timeout: 180_000 }, () => {
       try {
         const lock = advisoryLock(pg.db, "atom:test:s3-writers");
         const open = () =>
-          ChunkStore.open(uri("writers"), undefined, { storageOptions: options("writers"), writeLock: lock });
+          ChunkStore.open(uri("writers"), { storageOptions: options("writers"), writeLock: lock });
         const a = await open();
         const b = await open();
         const doc = (store: ChunkStore, i: number) =>

@@ -10,6 +10,7 @@ import { m008Workflows } from "./008_workflows.ts";
 import { m009DriveItems } from "./009_drive_items.ts";
 import { m010AiKeys } from "./010_ai_keys.ts";
 import { m011Operations } from "./011_operations.ts";
+import { m012EmbeddingSpaces } from "./012_embedding_spaces.ts";
 import { m014DashboardIndexes } from "./014_dashboard_indexes.ts";
 
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
@@ -25,5 +26,6 @@ export const migrations: Migration[] = [
   m009DriveItems,
   m010AiKeys,
   m011Operations,
+  m012EmbeddingSpaces,
   m014DashboardIndexes,
 ];

@@ -11,6 +11,9 @@
  *   float32 when `encoding_format` is `base64`
  * - failures can be queued: 429 with `Retry-After` and/or `retry-after-ms`, 5xx, or vectors of the
  *   wrong length.
+ * - models: OpenAI's three with their real dimensions, plus any test model with a dimension of its
+ *   own (`models` option, {@link FakeOpenAi.setModel}), so model changes across dimensions can be
+ *   exercised; a model removed with `setModel(name, undefined)` answers 404 `model_not_found`.
  *
  * Also `POST /v1/chat/completions` (JSON, or SSE `data: {chunk}` lines ending `data: [DONE]` with
  * `stream: true`, usage in a last chunk when `stream_options.include_usage`) answered by a scripted
@@ -80,6 +83,10 @@ export interface FakeOpenAi {
   setResponder(fn: FakeResponder | undefined): void;
   /** Keys accepted besides `apiKey` (e.g. a workspace key set on the settings page). */
   acceptKey(key: string): void;
+  /** Adds (or with undefined removes) an embedding model of this fake with its dimension. */
+  setModel(name: string, dims: number | undefined): void;
+  /** Input tokens the fake reported in embedding responses since the last reset. */
+  embeddingTokens: number;
   /** Clears calls and queued failures. */
   reset(): void;
   close(): Promise<void>;
@@ -136,7 +143,10 @@ function errorBody(message: string, type: string, code: string | null, param: st
 }
 
 /** Starts the fake on a free loopback port. */
-export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<FakeOpenAi> {
+export async function startFakeOpenAi(
+  opts: { apiKey?: string; models?: Record<string, number> } = {},
+): Promise<FakeOpenAi> {
+  const models: Record<string, number> = { ...FAKE_MODELS, ...opts.models };
   const apiKey = opts.apiKey ?? `sk-test-${randomUUID().replace(/-/g, "")}`;
   const calls: OpenAiCall[] = [];
   let failures: OpenAiFailure[] = [];
@@ -246,7 +256,7 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
           errorBody("you must provide a model parameter", "invalid_request_error", null, "model"),
         );
       }
-      const baseDims = FAKE_MODELS[body.model];
+      const baseDims = models[body.model];
       if (baseDims === undefined) {
         return send(
           404,
@@ -334,6 +344,7 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
           format === "base64" ? Buffer.from(new Float32Array(vec).buffer).toString("base64") : vec;
         return { object: "embedding", index, embedding };
       });
+      out.embeddingTokens += tokens;
       send(200, {
         object: "list",
         data,
@@ -371,7 +382,7 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
       if (!authorized) return unauthorized();
       return json(200, {
         object: "list",
-        data: ["gpt-4.1-mini", "gpt-4.1", ...Object.keys(FAKE_MODELS)].map((id) => ({
+        data: ["gpt-4.1-mini", "gpt-4.1", ...Object.keys(models)].map((id) => ({
           id,
           object: "model",
           created: 1_700_000_000,
@@ -492,7 +503,7 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
-  return {
+  const out: FakeOpenAi = {
     url: `http://127.0.0.1:${port}/v1`,
     apiKey,
     calls,
@@ -512,7 +523,13 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
     acceptKey(key) {
       keys.add(key);
     },
+    setModel(name, dims) {
+      if (dims === undefined) delete models[name];
+      else models[name] = dims;
+    },
+    embeddingTokens: 0,
     reset() {
+      out.embeddingTokens = 0;
       calls.length = 0;
       failures = [];
       failText = undefined;
@@ -525,4 +542,5 @@ export async function startFakeOpenAi(opts: { apiKey?: string } = {}): Promise<F
         server.close(() => resolve());
       }),
   };
+  return out;
 }
