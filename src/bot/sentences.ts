@@ -11,6 +11,7 @@ export type AnswerKind =
   | "amount"
   | "number"
   | "duration"
+  | "frequency"
   | "date"
   | "person"
   | "channel"
@@ -23,27 +24,29 @@ const WHEN =
 
 /** Question words that name the kind of fact asked for ("how much", "how long", "who"…). */
 const ASKED_KINDS: [AnswerKind, RegExp][] = [
-  ["amount", /\bhow much\b(?! time)|\b(?:what|which) (?:amount|sum|price)\b/i],
+  ["amount", /\bhow much\b(?! time)|\b(?:what|which)(?: [\w-]+){0,2} (?:amount|sum|price)\b/i],
   [
     "number",
-    /\bhow many\b(?! (?:minutes|hours|days|weeks|months|years)\b)|\bnumber of\b|\bwhat (?:version|size)\b/i,
+    /\bhow many\b(?! (?:minutes|hours|days|weeks|months|years)\b)|\bnumber of\b|\b(?:what|which)(?: [\w-]+){0,2} (?:version|size)\b/i,
   ],
   [
     "duration",
-    /\bhow (?:long|soon|early|fast|quickly|often)\b|\bhow much time\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|\bafter how\b/i,
+    /\bhow (?:long|soon|early|fast|quickly)\b|\bhow much time\b|\bhow many (?:minutes|hours|days|weeks|months|years)\b|\bafter how\b/i,
   ],
+  ["frequency", /\bhow often\b|\bhow frequently\b/i],
   // "when" as a question word ("when does…", "…, when?"), not a conjunction ("…when I leave…");
   // a date can also be given as a time from now ("2-4 weeks after enrollment").
   ["date", WHEN],
   ["duration", WHEN],
+  ["frequency", WHEN],
   ["person", /\bwho(?:m|se)?\b|\bwhich (?:team|person|people)\b/i],
   [
     "channel",
-    /\b(?:which|what) (?:slack )?channels?\b|\bwhere (?:do|can|should|would) (?:i|we) (?:ask|post|go)\b/i,
+    /\b(?:which|what)(?: [\w-]+){0,2} channels?\b|\bwhere (?:do|can|should|would) (?:i|we) (?:ask|post|go)\b/i,
   ],
   [
     "email",
-    /\b(?:which|what) (?:e-?mail|address|alias)\b|\bwhere (?:do|can|should|would) (?:i|we) (?:send|forward|email)\b/i,
+    /\b(?:which|what)(?: [\w-]+){0,2} (?:e-?mail|address|alias)\b|\bwhere (?:do|can|should|would) (?:i|we) (?:send|forward|email)\b/i,
   ],
   ["percent", /\bpercent(?:age)?\b|\bhow much of\b|\bwhat share\b|\bprobabilit\w*\b/i],
   // "How do I get access / join / request…": answered by where to ask (a channel, an address, a
@@ -80,6 +83,9 @@ export function questionKinds(question: string): Set<AnswerKind> {
   if (asked.size > 0) return asked;
   const hinted = new Set<AnswerKind>();
   for (const [kind, re] of HINTED_KINDS) if (re.test(question)) hinted.add(kind);
+  // A quantity in the question ("from 4 months ago", "a $600 chair") is measured against a
+  // limit of the same kind in the documents ("more than 90 days old", "up to $500").
+  for (const kind of STATED_QUANTITIES) if (SENTENCE_KINDS[kind].test(question)) hinted.add(kind);
   return hinted;
 }
 
@@ -90,9 +96,11 @@ const SENTENCE_KINDS: Record<AnswerKind, RegExp> = {
   amount: /[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:usd|eur|gbp|dollars?|euros?|k)\b|\b\d+(?:[.,]\d+)?\s?%/i,
   number: /\d/,
   duration: new RegExp(
-    `\\b${NUMBER_WORD}(?:\\s?(?:[-–]|to)\\s?\\d+)?[\\s-]?(?:\\(\\d+\\)\\s)?(?:business |calendar |working )?(?:minutes?|mins?|hours?|days?|weeks?|months?|years?|quarters?)\\b|\\b(?:daily|weekly|monthly|quarterly|annually|yearly|bi-?weekly|24/7)\\b`,
+    `\\b${NUMBER_WORD}(?:\\s?(?:[-–]|to)\\s?\\d+)?[\\s-]?(?:\\(\\d+\\)\\s)?(?:business |calendar |working )?(?:minutes?|mins?|hours?|days?|weeks?|months?|years?|quarters?)\\b|\\b24/7\\b`,
     "i",
   ),
+  frequency:
+    /\b(?:daily|weekly|monthly|quarterly|annually|yearly|bi-?weekly|bi-?monthly|hourly)\b|\b(?:every|each|per|a|once a|twice a)\s+(?:other\s+)?(?:\w+\s+)?(?:day|week|month|quarter|year|sprint|cycle)\b|\b(?:once|twice|\d+ times)\b/i,
   date: /\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d|\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|saturdays?|sundays?)\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b|\b(?:q[1-4]|fy\d{2,4})\b|\bevery (?:other )?(?:day|week|month|quarter|year)\b|\bwithin\b/i,
   person:
     /\b(?:manager|managers|head|lead|director|vp|ceo|cto|cfo|coo|founder|owner|admin|recruiter|partner|people (?:ops|team)|finance|legal|exec|team|committee|approver)\b|(?:^|\s)@[a-z][\w.-]+|\b[A-Z][a-z]+ [A-Z][a-z]+\b/,
@@ -101,6 +109,9 @@ const SENTENCE_KINDS: Record<AnswerKind, RegExp> = {
   percent: /\d\s?%|\bpercent\b/i,
   contact: /(?:^|[\s(`'"“])[#@][a-z0-9][a-z0-9_.-]+|\b[\w.+-]+@[\w-]+\.[a-z][\w.]*\b/i,
 };
+
+/** Kinds of quantity that, stated in a question, hint that the answer states one too. */
+const STATED_QUANTITIES: AnswerKind[] = ["amount", "duration"];
 
 /** Whether a sentence states a fact of the given kind (an amount, a duration, a channel…). */
 export function statesKind(sentence: string, kind: AnswerKind): boolean {
@@ -120,6 +131,37 @@ export function splitSentences(text: string): string[] {
       const t = s.trim();
       if (t !== "") out.push(t);
     }
+  }
+  return out;
+}
+
+/** A sentence and the list item it is nested under. */
+export interface SentenceInContext {
+  text: string;
+  /** The text of the list item this sentence's item is nested under ("" at top level). */
+  parent: string;
+}
+
+/**
+ * Splits a passage like {@link splitSentences} and keeps, for each sentence of a nested list
+ * item, the item it is nested under: the subject of a short item is often its parent
+ * ("Fringe benefit amount (per month):" above "Internet: $50"). Only the parent counts, not the
+ * neighbouring sentences of a paragraph: measured on the tune half (bench/README.md), those made
+ * every sentence of a paragraph score alike and lost the one that answers.
+ */
+export function splitSentencesInContext(text: string): SentenceInContext[] {
+  const out: SentenceInContext[] = [];
+  // Open list items by indentation: a nested item's parent is the nearest shallower one above.
+  const open: { indent: number; text: string }[] = [];
+  for (const rawLine of text.split(/\n+/)) {
+    if (rawLine.trim() === "") continue;
+    const item = /^(\s*)(?:[-*•+]|\d{1,2}[.)])\s+/.exec(rawLine);
+    const indent = item ? item[1]!.replace(/\t/g, "    ").length : -1;
+    while (open.length > 0 && (indent < 0 || open.at(-1)!.indent >= indent)) open.pop();
+    const parent = open.at(-1)?.text ?? "";
+    const sentences = splitSentences(rawLine);
+    for (const t of sentences) out.push({ text: t, parent });
+    if (item && sentences.length > 0) open.push({ indent, text: sentences.join(" ") });
   }
   return out;
 }
@@ -157,6 +199,8 @@ export interface SentenceWeights {
   passagesPerDoc: number;
   /** Weight of the passage's search score (relative to the document's best passage). */
   passage: number;
+  /** Share of a concept's weight earned when it is only in the list item the sentence is nested under. */
+  parent: number;
 }
 
 export const DEFAULT_SENTENCE_WEIGHTS: SentenceWeights = {
@@ -165,12 +209,14 @@ export const DEFAULT_SENTENCE_WEIGHTS: SentenceWeights = {
   document: 0.6,
   passagesPerDoc: 4,
   passage: 0.3,
+  parent: 0.5,
 };
 
 /**
  * Scores every sentence of the best passages of the found documents against the question:
  * the IDF-weighted share of its concepts the sentence holds (concepts found only in the
- * document's title, path or the headings above count at `weights.context`), a bonus when the
+ * document's title, path or the headings above count at `weights.context`, those only in the
+ * list item it is nested under at `weights.parent`), a bonus when the
  * sentence states the kind of fact asked for (an amount for "how much", a channel for "which
  * channel"…), and the document's search score. Returns all sentences, best first.
  */
@@ -196,17 +242,22 @@ export function scoreSentences(
     for (const p of hit.document ?? hit.passages.slice(0, weights.passagesPerDoc)) {
       const passageScore = weights.passage * ((ranked.get(p.chunkIndex) ?? 0) / bestPassage);
       const context = stemSet(`${docContext} ${p.headings.join(" ")}`);
-      for (const text of splitSentences(p.text)) {
+      for (const { text, parent } of splitSentencesInContext(p.text)) {
         const key = `${h}\u0000${text}`;
         if (seen.has(key)) continue;
         seen.add(key);
         const stems = stemSet(text);
+        const parentStems = weights.parent > 0 && parent !== "" ? stemSet(parent) : undefined;
         let own = 0;
         let withContext = 0;
         for (const c of query.concepts) {
           const inSentence = conceptEvidence(c, [stems]);
           own += inSentence;
-          withContext += Math.max(inSentence, weights.context * conceptEvidence(c, [context]));
+          withContext += Math.max(
+            inSentence,
+            weights.context * conceptEvidence(c, [context]),
+            parentStems ? weights.parent * conceptEvidence(c, [parentStems]) : 0,
+          );
         }
         const kindMatch = [...kinds].some((k) => statesKind(text, k));
         const length = text.length;

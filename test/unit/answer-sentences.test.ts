@@ -5,6 +5,7 @@ import {
   questionKinds,
   scoreSentences,
   splitSentences,
+  splitSentencesInContext,
   statesKind,
 } from "../../src/bot/sentences.ts";
 import { analyzeQuery } from "../../src/memory/search.ts";
@@ -89,7 +90,11 @@ describe("question kinds", () => {
     expect([...questionKinds("when I leave, how many days do I have to ship my laptop back")]).not.toContain(
       "date",
     );
-    expect([...questionKinds("when will my insurance card arrive")]).toEqual(["date", "duration"]);
+    expect([...questionKinds("when will my insurance card arrive")]).toEqual([
+      "date",
+      "duration",
+      "frequency",
+    ]);
     expect([...questionKinds("how can I get salesforce access")]).toEqual(["contact"]);
   });
 
@@ -268,5 +273,74 @@ describe("honest not found", () => {
     if (leading) expect(leading.weight).toBeLessThan(leasing.weight);
     const b = analyzeQuery("bike", vocabulary(["bake sale"]));
     expect(b.concepts[0]!.variants.map((v) => v.token)).toEqual(["bike"]);
+  });
+});
+
+describe("question kinds and list items (second pass)", () => {
+  it("reads the kind after a question word and up to two words naming the subject", () => {
+    expect([...questionKinds("what kubernetes version does a customer need")]).toEqual(["number"]);
+    expect([...questionKinds("which engineering slack channel do I post in")]).toContain("channel");
+    expect([...questionKinds("what support e-mail do customers write to")]).toContain("email");
+    expect([...questionKinds("what reimbursement amount for a desk")]).toEqual(["amount"]);
+    // Not across a clause: "what" three or more words before the noun is another question.
+    expect([...questionKinds("what do the docs say about the version")]).toEqual([]);
+  });
+
+  it("tells how often (a frequency) from how long (a duration)", () => {
+    expect([...questionKinds("how often are invites sent out")]).toEqual(["frequency"]);
+    expect([...questionKinds("how long until an expense gets paid out")]).toEqual(["duration"]);
+    expect(statesKind("included in your monthly pay", "duration")).toBe(false);
+    expect(statesKind("included in your monthly pay", "frequency")).toBe(true);
+    expect(statesKind("invites are sent once a quarter", "frequency")).toBe(true);
+    expect(statesKind("Expect a 7-10 day turn around", "duration")).toBe(true);
+    expect(statesKind("Expect a 7-10 day turn around", "frequency")).toBe(false);
+  });
+
+  it("takes a quantity stated in the question as a hint of the kind of answer", () => {
+    expect([...questionKinds("I forgot an expense from 4 months ago, can I still submit it?")]).toContain(
+      "duration",
+    );
+    expect([...questionKinds("is a $600 chair ok?")]).toContain("amount");
+    expect([...questionKinds("can I still submit an old expense?")]).toEqual([]);
+  });
+
+  it("keeps the list item a nested item sits under", () => {
+    const text =
+      "Intro sentence. Another one.\n- Fringe benefit amount (per month):\n  - Internet: $50\n  - Phone: $75\n- Top item\nPlain line";
+    expect(splitSentencesInContext(text)).toEqual([
+      { text: "Intro sentence.", parent: "" },
+      { text: "Another one.", parent: "" },
+      { text: "Fringe benefit amount (per month):", parent: "" },
+      { text: "Internet: $50", parent: "Fringe benefit amount (per month):" },
+      { text: "Phone: $75", parent: "Fringe benefit amount (per month):" },
+      { text: "Top item", parent: "" },
+      { text: "Plain line", parent: "" },
+    ]);
+  });
+
+  it("prefers a nested item whose parent names the question's concept", () => {
+    const doc = hit("expenses.md", [
+      {
+        text:
+          "Reimbursement requests over $25 need itemized receipts.\n" +
+          "- Fringe benefit amounts (per month):\n  - Internet: $50\n  - Phone: $75",
+      },
+    ]);
+    const q = "monthly internet reimbursement?";
+    const ranked = scoreSentences(q, [doc], result(q, [doc]).query!);
+    expect(ranked[0]!.text).toBe("Internet: $50");
+  });
+
+  it("leads with the version for what <subject> version", () => {
+    const doc = hit("prerequisites.md", [
+      {
+        text:
+          "Customers deploying with Kubernetes need implementation services first.\n" +
+          "- Kubernetes cluster provisioned (at least v1.19 or later)",
+      },
+    ]);
+    const q = "what kubernetes version does a customer need";
+    const ranked = scoreSentences(q, [doc], result(q, [doc]).query!);
+    expect(ranked[0]!.text).toContain("v1.19");
   });
 });
