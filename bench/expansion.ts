@@ -11,7 +11,8 @@
  *     bench/questions/handbook-dev-tune.jsonl …
  *   node --import tsx bench/expansion.ts --modules … --load-only wordnet   # RSS and time of loading
  *
- * Configurations: `off`; `wordnet:` and `vectors:` with comma-separated settings — `w` (share of
+ * Configurations: `off`; `wordnet:`, `vectors:` and `period:` (frequency words → their unit:
+ * "daily" → "day") with comma-separated settings — `w` (share of
  * the word's IDF an expansion proves, also the boost of the expansion clause in full-text search),
  * `min` (least similarity), `per` (expansions per word), `df` (least chunks holding it), `qdf`
  * (expand only query words held by at most this many chunks); WordNet
@@ -103,6 +104,24 @@ function parseConfig(spec: string): QueryExpansion | undefined {
       hypernym: kv.hyper ?? DEFAULT_WORDNET.hypernym,
     };
     return { expander: new WordNetExpander(wordnetDict(), wn), options };
+  }
+  if (kind === "period") {
+    // English frequency adjectives and adverbs → their unit noun ("daily" → "day": "$80 per day").
+    const units: Record<string, string> = {
+      hourly: "hour",
+      daily: "day",
+      weekly: "week",
+      biweekly: "week",
+      monthly: "month",
+      quarterly: "quarter",
+      yearly: "year",
+      annual: "year",
+      annually: "year",
+    };
+    return {
+      expander: { name: "period", expand: (t) => (units[t] ? [{ token: units[t]!, similarity: 1 }] : []) },
+      options,
+    };
   }
   if (kind === "vectors") {
     let e = expanders.get("vectors");
