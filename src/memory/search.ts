@@ -1,4 +1,6 @@
+import { BooleanQuery, type FullTextQuery, MatchQuery, Occur } from "@lancedb/lancedb";
 import { type QueryTerm, queryTerms, stemSet, stemToken } from "./analyze.ts";
+import { DEFAULT_EXPANSION, type ExpansionOptions, expandTerm, type TermExpander } from "./expand.ts";
 import {
   aclFilter,
   type ChunkRow,
@@ -43,7 +45,7 @@ export interface QueryConcept {
    * holds it: a correction of a word memory does know ("leasing" → "leading") proves no more than
    * the corrected word's own IDF, so a frequent look-alike is never taken for a rare word.
    */
-  variants: (QueryTerm & { weight?: number })[];
+  variants: (QueryTerm & { weight?: number; expansion?: boolean })[];
   /**
    * Parts of a run-together word ("biweekly" → "bi", "weekly"): the concept is present when all
    * parts are, not when one of them is.
@@ -61,6 +63,17 @@ export interface AnalyzedQuery {
   maxWeight: number;
   /** Text sent to full-text search. */
   text: string;
+  /**
+   * Expansion words (related words from a {@link TermExpander}), sent to full-text search as a
+   * separate clause boosted below the words as typed; "" without expansion.
+   */
+  expansionText: string;
+}
+
+/** Query expansion for {@link analyzeQuery}: where related words come from and how they weigh. */
+export interface QueryExpansion {
+  expander: TermExpander;
+  options?: ExpansionOptions;
 }
 
 /** A word seen in at most this many chunks may be a misspelling of a far more frequent word. */
@@ -79,9 +92,14 @@ const MIN_CORRECTED_LENGTH = 5;
  * "acknowledge", "referal" → "referral") or, failing that, its parts when it is two known words
  * run together ("biweekly" → "bi weekly"); weights each concept by IDF.
  */
-export function analyzeQuery(query: string, vocab: Vocabulary | undefined): AnalyzedQuery {
+export function analyzeQuery(
+  query: string,
+  vocab: Vocabulary | undefined,
+  expansion?: QueryExpansion,
+): AnalyzedQuery {
   const concepts: QueryConcept[] = [];
-  for (const term of queryTerms(query)) {
+  const terms = queryTerms(query);
+  for (const term of terms) {
     const variants: QueryConcept["variants"] = [{ ...term }];
     let parts: QueryTerm[] | undefined;
     let weight = vocab ? vocab.idf(term.stem) : 1;
@@ -108,13 +126,45 @@ export function analyzeQuery(query: string, vocab: Vocabulary | undefined): Anal
     variants[0]!.weight = weight;
     concepts.push({ token: term.token, variants, parts, weight, df });
   }
-  return {
-    concepts,
-    maxWeight: vocab ? vocab.idf("\u0000") : 1,
-    text: concepts
-      .flatMap((c) => [...c.variants.map((v) => v.token), ...(c.parts ?? []).map((p) => p.token)])
-      .join(" "),
-  };
+  const text = concepts
+    .flatMap((c) => [...c.variants.map((v) => v.token), ...(c.parts ?? []).map((p) => p.token)])
+    .join(" ");
+  const expansions: string[] = [];
+  if (expansion && vocab) {
+    const queryStems = new Set(concepts.flatMap((c) => c.variants.map((v) => v.stem)));
+    for (const c of concepts) {
+      for (const v of c.variants.slice()) {
+        for (const e of expandTerm(
+          v.token,
+          c.weight,
+          queryStems,
+          vocab,
+          expansion.expander,
+          expansion.options,
+        )) {
+          if (c.variants.some((x) => x.stem === e.stem)) continue;
+          c.variants.push({ token: e.token, stem: e.stem, weight: e.weight, expansion: true });
+          expansions.push(e.token);
+        }
+      }
+    }
+  }
+  return { concepts, maxWeight: vocab ? vocab.idf("\u0000") : 1, text, expansionText: expansions.join(" ") };
+}
+
+/**
+ * The full-text query of an analysed query: its words as typed (and corrected), plus its
+ * expansion words in a clause boosted by `boost` (< 1: related words rank below the words asked).
+ */
+export function fullTextQuery(
+  analyzed: AnalyzedQuery,
+  boost = DEFAULT_EXPANSION.weight,
+): string | FullTextQuery {
+  if (analyzed.expansionText === "") return analyzed.text;
+  return new BooleanQuery([
+    [Occur.Should, new MatchQuery(analyzed.text, "fts")],
+    [Occur.Should, new MatchQuery(analyzed.expansionText, "fts", { boost })],
+  ]);
 }
 
 /**
@@ -157,14 +207,15 @@ export async function searchChunks(
   opts: SearchOptions,
   vocab?: Vocabulary,
   ranking: RankingOptions = DEFAULT_RANKING,
+  expansion?: QueryExpansion,
 ): Promise<SearchResult> {
   const started = performance.now();
-  const analyzed = analyzeQuery(query, vocab);
+  const analyzed = analyzeQuery(query, vocab, expansion);
   if (analyzed.concepts.length === 0)
     return { hits: [], query: analyzed, mode: "fts", tookMs: performance.now() - started };
   const rows = (await store.chunks
     .query()
-    .fullTextSearch(analyzed.text, { columns: "fts" })
+    .fullTextSearch(fullTextQuery(analyzed, expansion?.options?.weight), { columns: "fts" })
     .where(searchFilter(opts))
     .select(SELECT)
     .limit(ranking.candidates)

@@ -84,6 +84,11 @@ export class Vocabulary {
     return best;
   }
 
+  /** Every surface word memory holds (not stop words), in no particular order. */
+  words(): IterableIterator<string> {
+    return this.wordDf.keys();
+  }
+
   /** Chunks containing the surface word. */
   wordFrequency(word: string): number {
     return this.wordDf.get(word) ?? 0;
