@@ -293,7 +293,13 @@ export function createTeamsTurns(deps: TeamsTurnsDeps): ConversationAdapter<Team
       });
       const text = cleanText(a.text, a.entities, a.recipient.id);
       const files = filesOf(a.attachments, { maxBytes: deps.maxFileBytes, fetch: deps.fetch });
-      if (!text && files.length === 0) return { ignored: "a message without text or files" };
+      if (!text && files.length === 0) {
+        // An empty message addressed to Atom (a bare @mention, an empty 1:1 message) goes to the
+        // core, which answers it with the help, as Slack does; anything else empty (a card submit,
+        // an empty post in a thread Atom is in) is not answered.
+        const addressed = turn.kind === "personal" || mentionsBot(a);
+        if (!addressed || a.value !== undefined) return { ignored: "a message without text or files" };
+      }
       const message: ChatMessage = {
         platform: "teams",
         tenantId,
