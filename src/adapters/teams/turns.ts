@@ -149,8 +149,7 @@ export function createTeamsTurns(deps: TeamsTurnsDeps): ConversationAdapter<Team
         return connector.post(t.reference, t.conversationId, {
           type: "typing",
           text: u.text,
-          // botbuilder's serializer keeps only `type` of an entity: the fields also go in
-          // channelData, which it sends whole (as the Teams AI library does).
+          // The fields go in the entity and in channelData too, as the Teams AI library sends them.
           channelData: info,
           entities: [{ type: "streaminfo", ...info }],
         });
