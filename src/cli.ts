@@ -13,7 +13,7 @@ import { runTranscribe } from "./voice/cli.ts";
 
 const USAGE = `Usage: atom <command> [options]
 
-Commands:
+Commands (atom help <command> shows one):
   serve                          run the HTTP server (Slack, Teams, health, metrics) on PORT
   chat [--docs <dir>]            chat with Atom in the terminal
   ingest <dir>                   index a folder of documents (incremental)
@@ -34,6 +34,27 @@ Commands:
 
 Settings come from the environment (see README): ATOM_DATA_DIR, DATABASE_URL, PORT, ATOM_DOCS_DIR, …`;
 
+/** An unknown command (answered with the whole usage text). */
+class UnknownCommandError extends UsageError {}
+
+/**
+ * The usage entry of one command (its lines of {@link USAGE}, the indented description included),
+ * or undefined when there is no such command.
+ */
+function commandUsage(command: string): string | undefined {
+  const lines = USAGE.split("\n");
+  const start = lines.findIndex((l) => l.startsWith(`  ${command} `) || l === `  ${command}`);
+  if (start < 0 || command.trim() === "") return undefined;
+  let end = start + 1;
+  while (end < lines.length && /^ {4,}\S/.test(lines[end]!)) end++;
+  return lines.slice(start, end).join("\n");
+}
+
+/** The hint after a wrong argument: where that command's usage is (all of it for no command). */
+function seeHelp(command: string | undefined): string {
+  return command && commandUsage(command) ? `See "atom help ${command}".` : `See "atom help".`;
+}
+
 /**
  * Runs the `atom` command. Returns the exit code: 0 success, 1 failure, 2 usage or
  * configuration error.
@@ -52,6 +73,12 @@ export async function run(
         if (command === undefined) {
           io.stderr.write(`${USAGE}\n`);
           return 2;
+        }
+        if (command === "help" && rest.length > 0) {
+          const entry = commandUsage(rest[0]!);
+          if (!entry || rest.length > 1) throw new UnknownCommandError(`unknown command "${rest.join(" ")}"`);
+          io.stdout.write(`Usage:\n${entry}\n`);
+          return 0;
         }
         io.stdout.write(`${USAGE}\n`);
         return 0;
@@ -76,19 +103,22 @@ export async function run(
       case "retention":
         return await (await import("./cli/retention.ts")).runRetention(rest, io, openForCli);
       default:
-        throw new UsageError(`unknown command "${command}"`);
+        throw new UnknownCommandError(`unknown command "${command}"`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`atom: ${err.message}\n\n${USAGE}\n`);
+    const code = (err as { code?: string }).code;
+    // The whole usage only when the command or a flag is unknown; a wrong argument or value gets
+    // its one-line reason and where that command's usage is.
+    if (err instanceof UnknownCommandError || code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      io.stderr.write(`atom: ${(err as Error).message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (err instanceof UsageError || code?.startsWith("ERR_PARSE_ARGS")) {
+      io.stderr.write(`atom: ${(err as Error).message}\n${seeHelp(command)}\n`);
       return 2;
     }
     if (err instanceof ConfigError) {
       io.stderr.write(`atom: ${err.message}\n`);
-      return 2;
-    }
-    if ((err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      io.stderr.write(`atom: ${(err as Error).message}\n\n${USAGE}\n`);
       return 2;
     }
     io.stderr.write(`atom: ${(err as Error).message}\n`);

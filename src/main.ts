@@ -222,11 +222,15 @@ export async function createAtom(
   // --- adapters: each mounts its routes and registers its Messenger when configured ---
   // Loaded on demand: one-shot CLI commands never pay for Bolt and botbuilder.
   if (opts.adapters ?? true) {
-    const { createSlackAdapter, slackConfigured } = await import("./adapters/slack/index.ts");
+    const { createSlackAdapter, slackConfigured, slackInstallOffRoutes } = await import(
+      "./adapters/slack/index.ts"
+    );
     if (!slackConfigured(config)) {
       logger.info(
         "Slack is off: set SLACK_SIGNING_SECRET with SLACK_BOT_TOKEN (or the OAuth settings) to enable /slack/events",
       );
+      // /slack/install explains which settings turn installs on instead of a bare 404.
+      routes.push((app) => app.route("/slack", slackInstallOffRoutes()));
     }
     if (slackConfigured(config)) {
       const slack = createSlackAdapter({

@@ -247,12 +247,16 @@ function render(quotes: Quote[], leadCount: number, hits: SearchHit[]): Extracti
     }
     return n;
   };
-  // Sources keep the search order (the best-ranked document is [1]), whichever document holds
-  // the lead sentence; each cites the sentence quoted from it, or the text it repeats.
+  // Sources keep the search order (the best-ranked cited document is [1]), whichever document
+  // holds the lead sentence; each cites the sentence quoted from it, or the text it repeats. Only
+  // documents the answer quotes (or names "also in") are sources, as in a generated answer: a
+  // found document nothing was quoted from is not listed.
   const quoteOf = (i: number) => quotes.find((q) => q.sentence.hit === i);
   const repeatOf = (i: number) => quotes.find((q) => q.alsoIn.includes(i));
   hits.forEach((_h, i) => {
-    if (citations.length < MAX_CITATIONS) cite(i, quoteOf(i)?.sentence, repeatOf(i)?.sentence.text);
+    const quote = quoteOf(i);
+    const repeat = repeatOf(i);
+    if ((quote || repeat) && citations.length < MAX_CITATIONS) cite(i, quote?.sentence, repeat?.sentence.text);
   });
   const blocks: ReplyBlock[] = [];
   const lines: string[] = [];

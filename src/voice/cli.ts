@@ -49,7 +49,7 @@ export async function runTranscribe(
       languageArg = argv[++i];
       if (!languageArg) {
         io.stderr.write(
-          `--language needs a value (a code like en or de, or "detect")\n\n${TRANSCRIBE_USAGE}`,
+          `--language needs a value (a code like en or de, or "detect")\nSee "atom help transcribe".\n`,
         );
         return 2;
       }

@@ -53,11 +53,6 @@ describe("Slack adapter: hostile and malformed deliveries", () => {
         "application/json",
       ],
       ["text is an object", JSON.stringify(mention({ ...good(), text: { a: 1 } })), "application/json"],
-      [
-        "text over 40,000 characters",
-        JSON.stringify(mention({ ...good(), text: "x".repeat(40_001) })),
-        "application/json",
-      ],
       ["files is not a list", JSON.stringify(mention({ ...good(), files: "F1" })), "application/json"],
       [
         "no team",
@@ -161,6 +156,33 @@ describe("Slack adapter: hostile and malformed deliveries", () => {
     expect(json).not.toContain("nested");
     // The legacy verification token of the envelope is not kept either.
     expect(json).not.toContain("legacy-verification-token");
+  });
+
+  it("answers a message whose escaped text is over 40,000 characters, cut, instead of refusing it", async () => {
+    // Within Slack's 40,000-character limit as typed; longer once `&` is escaped as `&amp;`.
+    const channel = "CLONG001";
+    const typed = `<@${team.botUserId}> budget? ${"R&D ".repeat(9_990)}`;
+    expect(typed.length).toBeLessThanOrEqual(40_000);
+    const escaped = typed.replaceAll("&", "&amp;");
+    expect(escaped.length).toBeGreaterThan(40_000);
+    const ev = appMention({ botUserId: team.botUserId, text: "x", channel, teamId: team.teamId });
+    const r = await deliverSigned(url(), JSON.stringify(mention({ ...ev, text: escaped })), {
+      contentType: "application/json",
+    });
+    expect(r.status).toBe(200);
+    await h.drain();
+    expect(fake.posted(channel)).toHaveLength(1);
+    const handled = h.bot.handled.at(-1)!;
+    expect(handled.channelId).toBe(channel);
+    expect(handled.text).toMatch(/^budget\? R&(amp;)?D R&(amp;)?D/);
+    expect(handled.text.length).toBeLessThanOrEqual(40_000);
+    // The job row holds the cut text (at most Slack's 40,000 characters), not all of it.
+    const stored = await h.db.query<{ payload: unknown }>("SELECT payload FROM jobs WHERE job_key LIKE $1", [
+      `msg:${channel}:%`,
+    ]);
+    const json = JSON.stringify(stored.rows[0]?.payload);
+    expect(json).toContain("budget? R&amp;D");
+    expect(json.length).toBeLessThan(escaped.length);
   });
 
   it("answers 503 (Slack retries) when the delivery cannot be recorded, and takes the retry", async () => {

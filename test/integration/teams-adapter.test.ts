@@ -103,6 +103,25 @@ describe("Teams adapter (real botbuilder, core pipeline, fake Bot Connector)", (
     expect(fake.calls.some((c) => c.kind === "member" && c.memberId === TEST_USER.id)).toBe(true);
   });
 
+  it("sends the AI label and citation entity with all its fields (botbuilder's serializer keeps them)", async () => {
+    await deliver(teamsMessage({ serviceUrl: fake.url, kind: "personal", text: "where is the budget?" }));
+    const [reply] = fake.messages();
+    const entities = reply!.body.entities as Array<Record<string, unknown>>;
+    const ai = entities.find((e) => e.type === "https://schema.org/Message");
+    expect(ai).toMatchObject({
+      "@type": "Message",
+      "@context": "https://schema.org",
+      additionalType: ["AIGeneratedContent"],
+      citation: [
+        {
+          "@type": "Claim",
+          position: 1,
+          appearance: { "@type": "DigitalDocument", name: "Spending company money", abstract: "Budget" },
+        },
+      ],
+    });
+  });
+
   it("keeps every outgoing activity of a channel thread in that thread", async () => {
     const thread = "19:abc123def@thread.tacv2;messageid=1717000000123";
     const activity = teamsMessage({

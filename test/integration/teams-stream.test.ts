@@ -121,6 +121,11 @@ describe("Teams streaming in personal chat", () => {
     expect(ANSWER.startsWith(previous)).toBe(true);
     // Every later post names the stream id the first one was given.
     for (const c of posts.slice(1)) expect(streamInfo(c)?.streamId).toBe(s.streamId);
+    // The streaminfo entity itself arrives with its fields (not only its `type`).
+    for (const c of posts) {
+      const entity = (c.body.entities as Array<Record<string, unknown>>).find((e) => e.type === "streaminfo");
+      expect(entity?.streamType).toBe((c.body.channelData as Record<string, unknown>).streamType);
+    }
     // The documented throttle: no 429 seen, posts at least ~1 s apart.
     expect(fake.calls.filter((c) => c.status === 429)).toHaveLength(0);
     for (let i = 1; i < s.activities.length; i++)

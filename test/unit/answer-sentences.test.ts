@@ -167,6 +167,22 @@ describe("answer sentence selection", () => {
   });
 });
 
+describe("sources", () => {
+  it("lists only documents the answer quotes or names, numbered in search order", () => {
+    const q = "how much is the home office budget?";
+    const parking = hit("parking.md", [{ text: "Parking spots are assigned by lottery each spring." }], 0.6);
+    const answer = extractiveAnswer(result(q, [POLICY, parking]), 0.5, q);
+    expect(answer.found).toBe(true);
+    expect(answer.citations.map((c) => c.uri)).toEqual(["perks.md"]);
+    expect(answer.text).not.toContain("parking");
+    // Every source number appears in a quote or an "also in" line, and every quote's number is a source.
+    const body = answer.text.slice(0, answer.text.indexOf("Sources:"));
+    for (const c of answer.citations) expect(body).toContain(`[${c.n}]`);
+    for (const b of answer.blocks)
+      if (b.type === "quote") expect(answer.citations.map((c) => c.n)).toContain(b.citation);
+  });
+});
+
 describe("whole documents", () => {
   it("leads with a sentence of the page that search did not return among its passages", () => {
     const q = "how much can I spend on my desk setup?";

@@ -33,7 +33,7 @@ import { boltLogger } from "./bolt-logger.ts";
 import { SlackConversation } from "./conversation.ts";
 import { SlackCredentials } from "./credentials.ts";
 import { SingleWorkspaceIdentity } from "./identity.ts";
-import { slackInstallRoutes } from "./install.ts";
+import { slackInstallOffRoutes, slackInstallRoutes } from "./install.ts";
 import { createIntake, SLACK_LIFECYCLE_QUEUE } from "./intake.ts";
 import { lifecycleHandler, type TenantPurger } from "./lifecycle.ts";
 import { slackEventRoutes } from "./routes.ts";
@@ -43,7 +43,7 @@ import { slackReadiness, slackStatusLines } from "./status.ts";
 
 export { SlackCredentials, type SlackInstallation, tenantForTeam } from "./credentials.ts";
 export { escapeMrkdwn, renderReply, slackToPlain, splitMrkdwn } from "./format.ts";
-export { SLACK_BOT_SCOPES } from "./install.ts";
+export { SLACK_BOT_SCOPES, slackInstallOffRoutes } from "./install.ts";
 export type { TenantPurger } from "./lifecycle.ts";
 export { parseSlackBody, verifySlackSignature } from "./routes.ts";
 export { downloadFile } from "./send.ts";
@@ -267,7 +267,7 @@ export function createSlackAdapter(deps: SlackAdapterDeps): SlackAdapter {
             onInstalledBy: deps.onInstalledBy,
           }),
         );
-      }
+      } else slack.route("/", slackInstallOffRoutes());
       app.route("/slack", slack);
     },
     async close() {

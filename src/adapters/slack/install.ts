@@ -171,6 +171,28 @@ export function slackInstallRoutes(deps: SlackOAuthDeps): Hono {
   return hono;
 }
 
+/** The text of `/slack/install` when OAuth installs are off (settings as README section 2b names them). */
+export const INSTALL_OFF_TEXT =
+  "Slack installs are not configured on this Atom server. To let workspaces install Atom, set " +
+  "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (from your Slack app's Basic Information page) together " +
+  "with SLACK_SIGNING_SECRET and PUBLIC_URL (ATOM_ENCRYPTION_KEY recommended), then restart Atom. " +
+  "See the README, “Many workspaces (OAuth install)”.";
+
+/**
+ * `GET /install` and `GET /oauth_redirect` when Slack OAuth is not configured (mount with
+ * `app.route("/slack", …)`): a small page naming the settings that turn installs on, status 404.
+ */
+export function slackInstallOffRoutes(): Hono {
+  const hono = new Hono();
+  const off = (c: Context) => {
+    c.header("Cache-Control", "no-store");
+    return c.html(page("Slack installs are not configured", INSTALL_OFF_TEXT), 404);
+  };
+  hono.get("/install", off);
+  hono.get("/oauth_redirect", off);
+  return hono;
+}
+
 function page(title: string, text: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head><body style="font-family:sans-serif;max-width:40rem;margin:4rem auto"><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>`;
 }

@@ -12,6 +12,7 @@ import { PermanentJobError, RetryJobError } from "../../core/worker.ts";
 import type { TeamsReference } from "../../db/teams.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { describeError, statusOf } from "./errors.ts";
+import { keepEntityFields } from "./entity-fields.ts";
 import type { TeamsHealth } from "./health.ts";
 
 /** Raised when Teams no longer accepts messages for a conversation (403/404): a job gives up on it. */
@@ -51,14 +52,19 @@ export function jobErrorOf(err: unknown, what: string): Error {
   return new Error(text);
 }
 
-/** Sends to the Bot Connector on behalf of the bot. */
+/**
+ * Sends to the Bot Connector on behalf of the bot. Entities keep all their fields on the wire
+ * (citations, the AI label, stream info: see entity-fields.ts).
+ */
 export class TeamsConnector {
   constructor(
     private readonly adapter: CloudAdapter,
     private readonly appId: string,
     private readonly health: TeamsHealth,
     private readonly log: Logger,
-  ) {}
+  ) {
+    keepEntityFields();
+  }
 
   /**
    * Runs `fn` with a connector client for the reference's serviceUrl.

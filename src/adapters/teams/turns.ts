@@ -155,8 +155,7 @@ export function createTeamsTurns(deps: TeamsTurnsDeps): ConversationAdapter<Team
         return connector.post(t.reference, t.conversationId, {
           type: "typing",
           text: u.text,
-          // botbuilder's serializer keeps only `type` of an entity: the fields also go in
-          // channelData, which it sends whole (as the Teams AI library does).
+          // The fields go in the entity and in channelData too, as the Teams AI library sends them.
           channelData: info,
           entities: [{ type: "streaminfo", ...info }],
         });
@@ -311,7 +310,13 @@ export function createTeamsTurns(deps: TeamsTurnsDeps): ConversationAdapter<Team
       });
       const text = cleanText(a.text, a.entities, a.recipient.id);
       const files = filesOf(a.attachments, { maxBytes: deps.maxFileBytes, fetch: deps.fetch });
-      if (!text && files.length === 0) return { ignored: "a message without text or files" };
+      if (!text && files.length === 0) {
+        // An empty message addressed to Atom (a bare @mention, an empty 1:1 message) goes to the
+        // core, which answers it with the help, as Slack does; anything else empty (a card submit,
+        // an empty post in a thread Atom is in) is not answered.
+        const addressed = turn.kind === "personal" || mentionsBot(a);
+        if (!addressed || a.value !== undefined) return { ignored: "a message without text or files" };
+      }
       const message: ChatMessage = {
         platform: "teams",
         tenantId,

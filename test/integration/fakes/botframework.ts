@@ -233,8 +233,8 @@ export async function startFakeBotConnector(opts: FakeConnectorOptions = {}): Pr
     const entities = Array.isArray(body.entities) ? (body.entities as Array<Record<string, unknown>>) : [];
     const entity = entities.find((e) => e?.type === "streaminfo");
     if (!entity) return false;
-    // Teams reads the fields from the entity, or from channelData (botbuilder's serializer keeps
-    // only an entity's `type`; the Teams AI library's StreamingResponse sends them in both).
+    // Teams reads the fields from the entity, or from channelData (the Teams AI library's
+    // StreamingResponse sends them in both; an unpatched botbuilder serializer keeps only `type`).
     const cd = (body.channelData ?? {}) as Record<string, unknown>;
     const info = entity.streamType !== undefined ? entity : cd;
     const type = String(body.type ?? "");
