@@ -215,8 +215,9 @@ export async function createAtom(
       messengers.set("slack", slack.messenger);
       closers.push(() => slack.close());
     }
-    const { createTeamsAdapter } = await import("./adapters/teams/index.ts");
-    const teams = createTeamsAdapter({
+    // botbuilder loads at start only when MICROSOFT_APP_ID is set; in local mode on first use.
+    const { createTeamsSurface } = await import("./adapters/teams/lazy.ts");
+    const teams = await createTeamsSurface({
       config,
       db,
       bot,
