@@ -192,13 +192,14 @@ export async function createAtom(
   // --- adapters: each mounts its routes and registers its Messenger when configured ---
   // Loaded on demand: one-shot CLI commands never pay for Bolt and botbuilder.
   if (opts.adapters ?? true) {
-    const { createSlackAdapter, slackConfigured } = await import("./adapters/slack/index.ts");
+    const { slackConfigured } = await import("./adapters/slack/configured.ts");
     if (!slackConfigured(config)) {
       logger.info(
         "Slack is off: set SLACK_SIGNING_SECRET with SLACK_BOT_TOKEN (or the OAuth settings) to enable /slack/events",
       );
     }
     if (slackConfigured(config)) {
+      const { createSlackAdapter } = await import("./adapters/slack/index.ts");
       const slack = createSlackAdapter({
         config,
         db,

@@ -22,6 +22,8 @@ export interface TeamsSurface {
   routes: RouteMounter;
   messenger: Messenger;
   readiness?: import("../../server/app.ts").ReadinessCheck;
+  /** Whether inbound activities must carry a valid Bot Framework JWT (an app id is configured). */
+  authenticated: boolean;
   /** Whether the real adapter (and botbuilder) is loaded. */
   loaded(): boolean;
   close(): Promise<void>;
@@ -128,6 +130,7 @@ export function createLazyTeamsAdapter(deps: LazyTeamsDeps): TeamsSurface {
       send: async (target, reply) => (await load()).messenger.send(target, reply),
     },
     readiness: undefined,
+    authenticated: false,
     loaded: () => ready,
     async close() {
       if (ready) await (await load()).close();
