@@ -18,7 +18,7 @@ RUN npm run build
 # --- stage 3: the runtime image, non-root ---
 FROM node:20-bookworm-slim AS runtime
 WORKDIR /app
-ENV NODE_ENV=production ATOM_DATA_DIR=/data PORT=3000 HOST=0.0.0.0 ATOM_COMPILED=1
+ENV NODE_ENV=production ATOM_DATA_DIR=/data PORT=3000 HOST=0.0.0.0
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json package-lock.json ./
 COPY --chown=node:node bin ./bin
