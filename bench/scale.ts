@@ -4,6 +4,9 @@
  * exists) measured in the same run.
  *
  *   node --import tsx bench/scale.ts --chunks 100000 [--seconds 20] [--flat-seconds 20]
+ *     [--data DIR]   keep the table in DIR; a later run with the same DIR reuses it (no ingest,
+ *                    index build or flat scan): two versions compared on one table
+ *     [--no-flat] [--no-eight]   skip the flat scan / the 8-caller phase
  *
  * Text: sentences, titles and headings of `../shared/corpus/handbook` recombined (seeded), 50
  * tenants, each with 8 groups and 40 users; ACLs 40 % anyone, 30 % a group, 20 % a group and a
