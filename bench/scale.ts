@@ -4,6 +4,9 @@
  * exists) measured in the same run.
  *
  *   node --import tsx bench/scale.ts --chunks 100000 [--seconds 20] [--flat-seconds 20]
+ *     [--data DIR]   keep the table in DIR; a later run with the same DIR reuses it (no ingest,
+ *                    index build or flat scan): two versions compared on one table
+ *     [--no-flat] [--no-eight]   skip the flat scan / the 8-caller phase
  *
  * Text: sentences, titles and headings of `../shared/corpus/handbook` recombined (seeded), 50
  * tenants, each with 8 groups and 40 users; ACLs 40 % anyone, 30 % a group, 20 % a group and a
@@ -36,6 +39,10 @@ const CHUNKS = Number(arg("chunks", "100000"));
 const SECONDS = Number(arg("seconds", "20"));
 const FLAT_SECONDS = Number(arg("flat-seconds", "20"));
 const TENANTS = 50;
+/** Keep the generated table in this directory and reuse it on the next run (skips ingest and index build). */
+const DATA = arg("data", "");
+/** Skip the flat-scan baseline (only with a reused `--data` table, which is already indexed). */
+const FLAT = !process.argv.includes("--no-flat");
 const SOURCES = ["folder:shared-drive", "gdrive:company", "onedrive:finance", "notes"];
 
 function rng(seed: number): () => number {
@@ -172,7 +179,8 @@ if (!fs.existsSync(HANDBOOK) || !fs.existsSync(QA)) {
   process.exit(0);
 }
 const loadStart = os.loadavg().map((l) => round(l, 2));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "atom-scale-"));
+const tmp = DATA ? path.resolve(DATA) : fs.mkdtempSync(path.join(os.tmpdir(), "atom-scale-"));
+const reuse = DATA !== "" && fs.existsSync(path.join(tmp, "lancedb", "chunks.lance"));
 try {
   const pool = handbookPool();
   const db = await openPglite("memory://");
@@ -181,12 +189,14 @@ try {
   const memory = new Memory(db, store, createLogger("silent"));
 
   const t0 = performance.now();
-  let written = 0;
-  for (const b of batches(CHUNKS, pool)) {
-    await store.addRows(b);
-    written += b.reduce((s, d) => s + d.chunks.length, 0);
-    if (written % 100_000 < 5000) console.error(`ingested ${written}`);
-  }
+  let written = reuse ? await store.count() : 0;
+  if (reuse) console.error(`reusing ${written} chunks in ${tmp}`);
+  else
+    for (const b of batches(CHUNKS, pool)) {
+      await store.addRows(b);
+      written += b.reduce((s, d) => s + d.chunks.length, 0);
+      if (written % 100_000 < 5000) console.error(`ingested ${written}`);
+    }
   const ingestS = (performance.now() - t0) / 1000;
   const ingestPeak = kbToMb(readProcMemory(process.pid).hwmKb);
 
@@ -212,11 +222,14 @@ try {
     };
   });
   // Flat scan: the same searches before any index exists (LanceDB scores every row of the tenant).
-  await memory.search(asks[0]!.q, asks[0]!.opts);
-  const flat = await measure(memory, asks, 1, FLAT_SECONDS);
+  let flat: Awaited<ReturnType<typeof measure>> | undefined;
+  if (!reuse && FLAT) {
+    await memory.search(asks[0]!.q, asks[0]!.opts);
+    flat = await measure(memory, asks, 1, FLAT_SECONDS);
+  }
 
   const i0 = performance.now();
-  await store.refreshIndex();
+  if (!reuse) await store.refreshIndex();
   const indexS = (performance.now() - i0) / 1000;
   // A fresh Memory: the first one would see the index build as another writer's change within 30 s
   // and rebuild every tenant's vocabulary in the middle of the timed searches.
@@ -224,7 +237,7 @@ try {
   // Warm-up: vocabularies of the asking tenants and the index caches.
   for (const a of asks) await indexed.search(a.q, a.opts);
   const one = await measure(indexed, asks, 1, SECONDS);
-  const eight = await measure(indexed, asks, 8, SECONDS);
+  const eight = process.argv.includes("--no-eight") ? undefined : await measure(indexed, asks, 8, SECONDS);
   const mem = readProcMemory(process.pid);
   const result = {
     chunks: written,
@@ -246,5 +259,5 @@ try {
   await memory.close();
   await db.close();
 } finally {
-  fs.rmSync(tmp, { recursive: true, force: true });
+  if (!DATA) fs.rmSync(tmp, { recursive: true, force: true });
 }

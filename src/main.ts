@@ -222,17 +222,17 @@ export async function createAtom(
   // --- adapters: each mounts its routes and registers its Messenger when configured ---
   // Loaded on demand: one-shot CLI commands never pay for Bolt and botbuilder.
   if (opts.adapters ?? true) {
-    const { createSlackAdapter, slackConfigured, slackInstallOffRoutes } = await import(
-      "./adapters/slack/index.ts"
-    );
+    const { slackConfigured } = await import("./adapters/slack/configured.ts");
     if (!slackConfigured(config)) {
       logger.info(
         "Slack is off: set SLACK_SIGNING_SECRET with SLACK_BOT_TOKEN (or the OAuth settings) to enable /slack/events",
       );
       // /slack/install explains which settings turn installs on instead of a bare 404.
+      const { slackInstallOffRoutes } = await import("./adapters/slack/install.ts");
       routes.push((app) => app.route("/slack", slackInstallOffRoutes()));
     }
     if (slackConfigured(config)) {
+      const { createSlackAdapter } = await import("./adapters/slack/index.ts");
       const slack = createSlackAdapter({
         config,
         db,
@@ -249,8 +249,9 @@ export async function createAtom(
       messengers.set("slack", slack.messenger);
       closers.push(() => slack.close());
     }
-    const { createTeamsAdapter } = await import("./adapters/teams/index.ts");
-    const teams = createTeamsAdapter({
+    // botbuilder loads at start only when MICROSOFT_APP_ID is set; in local mode on first use.
+    const { createTeamsSurface } = await import("./adapters/teams/lazy.ts");
+    const teams = await createTeamsSurface({
       config,
       db,
       bot,

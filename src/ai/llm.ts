@@ -1,5 +1,5 @@
-import Anthropic from "@anthropic-ai/sdk";
-import OpenAI from "openai";
+import type Anthropic from "@anthropic-ai/sdk";
+import type OpenAI from "openai";
 import { scrubSecrets } from "../observability/logger.ts";
 import type { ResolvedKey } from "./vault.ts";
 
@@ -67,12 +67,34 @@ export function toLlmError(err: unknown, timedOut = false): LlmError {
   return new LlmError("network", message);
 }
 
-function openAi(key: ResolvedKey, timeoutMs: number, maxRetries: number): OpenAI {
-  return new OpenAI({ apiKey: key.apiKey, baseURL: key.baseURL, timeout: timeoutMs, maxRetries });
+// The SDKs load on first use (~12 and ~22 MB resident): a server without AI keys never pays for them.
+let openAiSdk: Promise<typeof OpenAI> | undefined;
+let anthropicSdk: Promise<typeof Anthropic> | undefined;
+
+function openAiClass(): Promise<typeof OpenAI> {
+  if (!openAiSdk) openAiSdk = import("openai").then((m) => m.default);
+  return openAiSdk;
 }
 
-function anthropic(key: ResolvedKey, timeoutMs: number, maxRetries: number): Anthropic {
-  return new Anthropic({ apiKey: key.apiKey, baseURL: key.baseURL, timeout: timeoutMs, maxRetries });
+function anthropicClass(): Promise<typeof Anthropic> {
+  if (!anthropicSdk) anthropicSdk = import("@anthropic-ai/sdk").then((m) => m.default);
+  return anthropicSdk;
+}
+
+/** Loads the SDK a provider's calls need (once per process). */
+async function loadSdk(provider: ResolvedKey["provider"]): Promise<void> {
+  if (provider === "openai") await openAiClass();
+  else if (provider === "anthropic") await anthropicClass();
+}
+
+async function openAi(key: ResolvedKey, timeoutMs: number, maxRetries: number): Promise<OpenAI> {
+  const OpenAIClient = await openAiClass();
+  return new OpenAIClient({ apiKey: key.apiKey, baseURL: key.baseURL, timeout: timeoutMs, maxRetries });
+}
+
+async function anthropic(key: ResolvedKey, timeoutMs: number, maxRetries: number): Promise<Anthropic> {
+  const AnthropicClient = await anthropicClass();
+  return new AnthropicClient({ apiKey: key.apiKey, baseURL: key.baseURL, timeout: timeoutMs, maxRetries });
 }
 
 /**
@@ -82,6 +104,8 @@ function anthropic(key: ResolvedKey, timeoutMs: number, maxRetries: number): Ant
  * @throws LlmError (classified) on any failure, including the `timeoutMs` deadline.
  */
 export async function complete(key: ResolvedKey, req: LlmRequest): Promise<LlmResult> {
+  // Loading the SDK does not count against the call's deadline.
+  await loadSdk(key.provider);
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -91,7 +115,7 @@ export async function complete(key: ResolvedKey, req: LlmRequest): Promise<LlmRe
   const retries = req.maxRetries ?? 1;
   try {
     if (key.provider === "anthropic") {
-      const stream = await anthropic(key, req.timeoutMs, retries).messages.create(
+      const stream = await (await anthropic(key, req.timeoutMs, retries)).messages.create(
         {
           model: req.model,
           max_tokens: req.maxTokens,
@@ -113,7 +137,7 @@ export async function complete(key: ResolvedKey, req: LlmRequest): Promise<LlmRe
       return out;
     }
     if (key.provider !== "openai") throw new LlmError("request", `${key.provider} has no chat model`);
-    const stream = await openAi(key, req.timeoutMs, retries).chat.completions.create(
+    const stream = await (await openAi(key, req.timeoutMs, retries)).chat.completions.create(
       {
         model: req.model,
         messages: [{ role: "system", content: req.system }, ...req.messages],
@@ -152,11 +176,11 @@ export async function complete(key: ResolvedKey, req: LlmRequest): Promise<LlmRe
 export async function listModels(key: ResolvedKey, timeoutMs = 10_000): Promise<string[]> {
   try {
     if (key.provider === "anthropic") {
-      const page = await anthropic(key, timeoutMs, 0).models.list({ limit: 100 });
+      const page = await (await anthropic(key, timeoutMs, 0)).models.list({ limit: 100 });
       return page.data.map((m) => m.id);
     }
     if (key.provider === "openai") {
-      const page = await openAi(key, timeoutMs, 0).models.list();
+      const page = await (await openAi(key, timeoutMs, 0)).models.list();
       return page.data.map((m) => m.id);
     }
     throw new LlmError("request", `${key.provider} is tested by transcribing`);

@@ -19,8 +19,19 @@ const STOP_WORDS = new Set(
   ).split(/\s+/),
 );
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** Lower-cases, folds accents and splits text into word tokens (letters and digits). */
 export function tokenize(text: string): string[] {
+  // ASCII text (most passages): NFKD and the Unicode classes change nothing, so the cheaper
+  // ASCII pattern gives the same tokens.
+  if (!NON_ASCII.test(text))
+    return (
+      text
+        .toLowerCase()
+        .replace(/'/g, "")
+        .match(/[a-z0-9]+/g) ?? []
+    );
   return (
     text
       .normalize("NFKD")
@@ -77,5 +88,25 @@ export function queryTerms(query: string): QueryTerm[] {
 export function stemSet(text: string): Set<string> {
   const out = new Set<string>();
   for (const t of tokenize(text)) if (!isStopWord(t)) out.add(stemToken(t));
+  return out;
+}
+
+/**
+ * The stems of `wanted` that occur in a text (as non-stop words): what {@link stemSet} would
+ * share with `wanted`, without building the text's whole stem set. Ranking only asks whether a
+ * passage holds the query's stems.
+ */
+export function stemsAmong(text: string, wanted: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  // Porter2 only rewrites a word's ending (and keeps at least one letter), so a stem starts with
+  // the word's first character: a token whose first character starts no wanted stem is skipped
+  // without stemming it.
+  const firsts = new Set<string>();
+  for (const s of wanted) firsts.add(s[0]!);
+  for (const t of tokenize(text)) {
+    if (!firsts.has(t[0]!)) continue;
+    const s = stemToken(t);
+    if (wanted.has(s) && !isStopWord(t)) out.add(s);
+  }
   return out;
 }

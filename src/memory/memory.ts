@@ -18,6 +18,13 @@ import { Vocabulary } from "./vocabulary.ts";
 /** How often a search checks whether another replica changed the chunks table, ms. */
 const VOCABULARY_CHECK_MS = 30_000;
 
+/**
+ * Chunks of one tenant read to build its term statistics at most: a larger tenant's are estimated
+ * from an even sample (one chunk in k, by row id) scaled up, so building them stays bounded
+ * (about a second) whatever the size of memory.
+ */
+export const VOCABULARY_MAX_CHUNKS = 20_000;
+
 /** The source id of notes stored with "remember that …". */
 export const NOTES_SOURCE = "notes";
 
@@ -47,6 +54,16 @@ export type QueryVectorSource = (tenantId: string) => Promise<QueryVectors | und
  */
 export class Memory {
   private readonly vocabularies = new Map<string, Promise<Vocabulary>>();
+  /**
+   * Tenants whose statistics predate another writer's change: searches keep using them while one
+   * rebuild per tenant runs in the background (`refreshing`).
+   */
+  private readonly stale = new Set<string>();
+  private readonly refreshing = new Map<string, Promise<void>>();
+  /** Chunks read per tenant to build its term statistics at most (see {@link VOCABULARY_MAX_CHUNKS}). */
+  vocabularyMaxChunks = VOCABULARY_MAX_CHUNKS;
+  /** How often a search checks for other writers' changes to the table, ms. */
+  vocabularyCheckMs = VOCABULARY_CHECK_MS;
   /** Fusion settings of hybrid search (used only with an embedder). */
   hybrid: HybridOptions = DEFAULT_HYBRID;
   /**
@@ -296,37 +313,74 @@ export class Memory {
   }
 
   /**
-   * The tenant's term statistics, built from its chunks on first use and after each change made
-   * here. Other replicas write to the same table: at most every {@link VOCABULARY_CHECK_MS} the
-   * table version is compared with the one the statistics were built from, and a newer table
-   * rebuilds them.
+   * The tenant's term statistics (what searches weight and spell-correct query words with), built
+   * from its chunks on first use and after each change made here (the next search waits for them).
+   * Other replicas write to the same table: at most every {@link Memory.vocabularyCheckMs} the
+   * table version is compared with the one the statistics were built from; after a change, searches
+   * keep the current statistics while new ones are built in the background (see {@link settled}).
    */
-  private async vocabulary(tenantId: string): Promise<Vocabulary> {
+  async vocabulary(tenantId: string): Promise<Vocabulary> {
     const now = Date.now();
-    if (now - this.versionCheckedAt > VOCABULARY_CHECK_MS) {
+    if (now - this.versionCheckedAt > this.vocabularyCheckMs) {
       this.versionCheckedAt = now;
       const version = await this.store.chunks.version().catch(() => this.tableVersion);
       if (version !== this.tableVersion) {
-        if (this.tableVersion !== undefined) this.vocabularies.clear();
+        if (this.tableVersion !== undefined) for (const t of this.vocabularies.keys()) this.stale.add(t);
         this.tableVersion = version;
       }
     }
     let v = this.vocabularies.get(tenantId);
     if (!v) {
+      this.stale.delete(tenantId);
       v = this.buildVocabulary(tenantId);
       this.vocabularies.set(tenantId, v);
       v.catch(() => this.vocabularies.delete(tenantId));
+    } else if (this.stale.has(tenantId) && !this.refreshing.has(tenantId)) {
+      // Another writer changed the table: answer with the current statistics (they were already
+      // up to 30 s old by design) and replace them once rebuilt, instead of making this search wait.
+      this.stale.delete(tenantId);
+      const next = this.buildVocabulary(tenantId);
+      const done = next.then(
+        () => {
+          // An own write meanwhile dropped the entry: the next search builds it afresh.
+          if (this.vocabularies.get(tenantId) === v) this.vocabularies.set(tenantId, next);
+        },
+        (err) => {
+          this.stale.add(tenantId);
+          this.logger.warn({ err, tenantId }, "refreshing term statistics failed; keeping the previous ones");
+        },
+      );
+      this.refreshing.set(tenantId, done);
+      void done.finally(() => this.refreshing.delete(tenantId));
     }
     return v;
   }
 
+  /** Resolves when background rebuilds of term statistics have finished (tests, benchmarks). */
+  async settled(): Promise<void> {
+    await Promise.all(this.refreshing.values());
+  }
+
+  /**
+   * Builds a tenant's term statistics from its chunks' text: all of them up to
+   * {@link VOCABULARY_MAX_CHUNKS}, else an even sample of about that many (one chunk in k, chosen
+   * by row id) whose counts are scaled by k.
+   */
   private async buildVocabulary(tenantId: string): Promise<Vocabulary> {
     const started = performance.now();
-    const vocab = new Vocabulary();
-    const rows = await this.store.chunks.query().where(eq("tenant_id", tenantId)).select(["text"]).toArray();
-    for (const r of rows) vocab.update(String(r.text));
+    const filter = eq("tenant_id", tenantId);
+    const total = await this.store.count(filter);
+    const k = Math.max(1, Math.ceil(total / this.vocabularyMaxChunks));
+    const vocab = new Vocabulary(k);
+    const rows = await this.store.chunks
+      .query()
+      .where(k > 1 ? `${filter} AND _rowid % ${k} = 0` : filter)
+      .select(["text"])
+      .toArrow();
+    const text = rows.getChild("text");
+    if (text) for (const t of text.toArray() as string[]) vocab.update(String(t));
     this.logger.debug(
-      { tenantId, chunks: vocab.size, ms: Math.round(performance.now() - started) },
+      { tenantId, chunks: total, sampled: rows.numRows, ms: Math.round(performance.now() - started) },
       "vocabulary built",
     );
     return vocab;

@@ -46,6 +46,32 @@ export const CHUNK_COLUMNS = [
   "text",
 ];
 
+/**
+ * Runs a LanceDB query and returns its rows as plain objects, decoded column by column (list
+ * columns become string arrays). Reading Arrow rows through their proxies decodes a value on every
+ * access, which costs more than the query itself for a few hundred passages.
+ */
+export async function readRows<T>(query: lancedb.Query | lancedb.VectorQuery): Promise<T[]> {
+  const table = await query.toArrow();
+  const n = table.numRows;
+  const rows: Record<string, unknown>[] = Array.from({ length: n }, () => ({}));
+  for (const field of table.schema.fields) {
+    const col = table.getChild(field.name);
+    if (!col) continue;
+    const list = field.type instanceof List;
+    const values = col.toArray() as ArrayLike<unknown>;
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      rows[i]![field.name] = list
+        ? v == null
+          ? []
+          : Array.from((v as { toArray(): unknown[] }).toArray())
+        : v;
+    }
+  }
+  return rows as T[];
+}
+
 /** Separator of heading paths in the `headings` column. */
 export const HEADING_SEPARATOR = " > ";
 

@@ -8,13 +8,22 @@ import { isStopWord, stemToken, tokenize } from "./analyze.ts";
 export class Vocabulary {
   private readonly stemDf = new Map<string, number>();
   private readonly wordDf = new Map<string, number>();
-  /** Words bucketed by length, for spelling candidates. */
-  private readonly byLength = new Map<number, Set<string>>();
+  /**
+   * Words bucketed by length, for spelling candidates, each with its {@link letterMask} (a cheap
+   * lower bound of the edit distance that skips most candidates).
+   */
+  private readonly byLength = new Map<number, Map<string, number>>();
   private chunkCount = 0;
 
-  /** Number of chunks counted. */
+  /**
+   * @param scale chunks each counted chunk stands for: 1 when every chunk is counted; `k` when the
+   * statistics come from a sample of one chunk in `k` (frequencies are multiplied by it).
+   */
+  constructor(readonly scale = 1) {}
+
+  /** Number of chunks counted (times `scale` for a sample: the estimated size of memory). */
   get size(): number {
-    return this.chunkCount;
+    return this.chunkCount * this.scale;
   }
 
   /** Counts one chunk's text (call with sign -1 to remove it). */
@@ -32,8 +41,8 @@ export class Vocabulary {
       const n = bump(this.wordDf, w, sign);
       if (n === 1 && sign === 1) {
         const bucket = this.byLength.get(w.length);
-        if (bucket) bucket.add(w);
-        else this.byLength.set(w.length, new Set([w]));
+        if (bucket) bucket.set(w, letterMask(w));
+        else this.byLength.set(w.length, new Map([[w, letterMask(w)]]));
       } else if (n === 0) {
         this.byLength.get(w.length)?.delete(w);
       }
@@ -42,7 +51,7 @@ export class Vocabulary {
 
   /** Chunks containing the stem. */
   df(stem: string): number {
-    return this.stemDf.get(stem) ?? 0;
+    return (this.stemDf.get(stem) ?? 0) * this.scale;
   }
 
   /**
@@ -50,7 +59,7 @@ export class Vocabulary {
    * A stem absent from memory gets the weight of a stem seen once.
    */
   idf(stem: string): number {
-    const n = Math.max(this.chunkCount, 1);
+    const n = Math.max(this.chunkCount * this.scale, 1);
     const df = Math.max(this.df(stem), 1);
     return Math.log(1 + (n - df + 0.5) / (df + 0.5));
   }
@@ -66,13 +75,18 @@ export class Vocabulary {
     let best: string | undefined;
     let bestDist = Number.POSITIVE_INFINITY;
     let bestDf = 0;
+    const mask = letterMask(word);
+    // One edit changes at most two bits of the letter mask (a substitution drops one letter and
+    // adds another), so a candidate differing in more bits cannot be within maxEdits.
+    const maxBits = 2 * maxEdits;
     for (let len = word.length - maxEdits; len <= word.length + maxEdits; len++) {
       const bucket = this.byLength.get(len);
       if (!bucket) continue;
-      for (const candidate of bucket) {
+      for (const [candidate, m] of bucket) {
+        if (popcount(mask ^ m) > maxBits) continue;
         const d = boundedDamerau(word, candidate, maxEdits);
         if (d > maxEdits) continue;
-        const df = this.wordDf.get(candidate) ?? 0;
+        const df = (this.wordDf.get(candidate) ?? 0) * this.scale;
         if (df < minDf || candidate === word) continue;
         if (d < bestDist || (d === bestDist && df > bestDf)) {
           best = candidate;
@@ -91,7 +105,7 @@ export class Vocabulary {
 
   /** Chunks containing the surface word. */
   wordFrequency(word: string): number {
-    return this.wordDf.get(word) ?? 0;
+    return (this.wordDf.get(word) ?? 0) * this.scale;
   }
 
   /**
@@ -115,6 +129,19 @@ export class Vocabulary {
   }
 }
 
+/** A 32-bit set of the characters of a word (character code mod 32). */
+export function letterMask(word: string): number {
+  let m = 0;
+  for (let i = 0; i < word.length; i++) m |= 1 << (word.charCodeAt(i) & 31);
+  return m;
+}
+
+function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
 function bump(map: Map<string, number>, key: string, by: number): number {
   const n = (map.get(key) ?? 0) + by;
   if (n <= 0) map.delete(key);
@@ -130,22 +157,39 @@ export function boundedDamerau(a: string, b: string, max: number): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
   const rows = a.length + 1;
   const cols = b.length + 1;
-  let prevPrev = new Array<number>(cols).fill(0);
-  let prev = Array.from({ length: cols }, (_, j) => j);
-  let cur = new Array<number>(cols).fill(0);
+  if (scratch.length < 3 * cols) scratch = new Int32Array(3 * cols * 2);
+  // Three rows of the table in one reused buffer (no allocation per candidate word).
+  let prevPrev = 0;
+  let prev = cols;
+  let cur = 2 * cols;
+  const d = scratch;
+  for (let j = 0; j < cols; j++) {
+    d[prevPrev + j] = 0;
+    d[prev + j] = j;
+  }
   for (let i = 1; i < rows; i++) {
-    cur[0] = i;
-    let rowMin = cur[0];
+    d[cur] = i;
+    let rowMin = i;
     for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        v = Math.min(v, prevPrev[j - 2]! + 1);
-      cur[j] = v;
+      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
+      let v = Math.min(d[prev + j]! + 1, d[cur + j - 1]! + 1, d[prev + j - 1]! + cost);
+      if (
+        i > 1 &&
+        j > 1 &&
+        a.charCodeAt(i - 1) === b.charCodeAt(j - 2) &&
+        a.charCodeAt(i - 2) === b.charCodeAt(j - 1)
+      )
+        v = Math.min(v, d[prevPrev + j - 2]! + 1);
+      d[cur + j] = v;
       if (v < rowMin) rowMin = v;
     }
     if (rowMin > max) return max + 1;
-    [prevPrev, prev, cur] = [prev, cur, prevPrev];
+    const t = prevPrev;
+    prevPrev = prev;
+    prev = cur;
+    cur = t;
   }
-  return prev[cols - 1]!;
+  return d[prev + cols - 1]!;
 }
+
+let scratch = new Int32Array(192);

@@ -13,7 +13,9 @@ import {
   type BotFrameworkEndpoints,
   type TeamsAdapter,
 } from "../../src/adapters/teams/index.ts";
+import { createTeamsSurface, type TeamsSurface } from "../../src/adapters/teams/lazy.ts";
 import { makeReply } from "../../src/bot/reply.ts";
+import { TeamsConversations } from "../../src/db/teams.ts";
 import type { Bot, HandleOptions, StatusContributor } from "../../src/bot/types.ts";
 import { loadConfig } from "../../src/config.ts";
 import { type Conversations, createConversations } from "../../src/core/conversation.ts";
@@ -102,6 +104,8 @@ export class RecordingBot implements Bot {
 /** A running Teams adapter with its own database and job worker. */
 export interface RunningTeams {
   teams: TeamsAdapter;
+  /** The lazy surface, when started with `lazy`. */
+  surface?: TeamsSurface;
   db: Db;
   jobs: JobWorker;
   conversations: Conversations;
@@ -126,6 +130,11 @@ export interface StartTeamsOptions {
    * at a time: each claims every inbound job, whatever adapter settings the job was meant for.
    */
   db?: Db;
+  /**
+   * Start the local-mode surface `atom serve` uses (src/adapters/teams/lazy.ts: botbuilder loads on
+   * first use) instead of the adapter itself; default: when ATOM_TEST_TEAMS_LAZY=1.
+   */
+  lazy?: boolean;
 }
 
 /** Starts the adapter on 127.0.0.1 with a fresh PGlite database. */
@@ -143,7 +152,7 @@ export async function startTeams(bot: Bot, opts: StartTeamsOptions = {}): Promis
     logger,
     options: { workingSignalAfterMs: opts.workingAfterMs ?? 400, maxAttempts: 3 },
   });
-  const teams = createTeamsAdapter({
+  const deps = {
     config,
     db,
     bot,
@@ -152,7 +161,15 @@ export async function startTeams(bot: Bot, opts: StartTeamsOptions = {}): Promis
     typingIntervalMs: opts.typingIntervalMs ?? 60_000,
     endpoints: opts.endpoints,
     health: { okForMs: opts.tokenCheckOkForMs ?? 0, failedForMs: 0 },
-  });
+  };
+  const lazy = opts.lazy ?? process.env.ATOM_TEST_TEAMS_LAZY === "1";
+  let surface: TeamsSurface | undefined;
+  let teams: TeamsAdapter;
+  if (lazy) {
+    surface = await createTeamsSurface(deps);
+    // What the tests read besides routes and messenger: the reference store (no botbuilder in it).
+    teams = { ...surface, references: new TeamsConversations(db) } as unknown as TeamsAdapter;
+  } else teams = createTeamsAdapter(deps);
   const app = createApp({
     logger,
     readiness: teams.readiness ? [teams.readiness] : [],
@@ -165,6 +182,7 @@ export async function startTeams(bot: Bot, opts: StartTeamsOptions = {}): Promis
   const port = (server.address() as AddressInfo).port;
   return {
     teams,
+    surface,
     db,
     jobs,
     conversations,

@@ -102,11 +102,7 @@ export interface SlackAdapter {
   close(): Promise<void>;
 }
 
-/** Whether the environment configures Slack at all. */
-export function slackConfigured(config: Config): boolean {
-  const e = config.env;
-  return Boolean(e.SLACK_BOT_TOKEN || e.SLACK_CLIENT_ID || e.SLACK_APP_TOKEN);
-}
+export { slackConfigured } from "./configured.ts";
 
 /**
  * Builds Atom's Slack adapter: the Request URL (or Socket Mode when `SLACK_APP_TOKEN` is set)

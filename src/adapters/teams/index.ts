@@ -23,6 +23,7 @@ import type { ReadinessCheck, RouteMounter } from "../../server/app.ts";
 import { type BotFrameworkEndpoints, createBotAuth } from "./auth.ts";
 import { describeError } from "./errors.ts";
 import { TeamsHealth, type TeamsHealthOptions } from "./health.ts";
+import { LOCAL_MODE_WARNING } from "./lazy.ts";
 import { createTeamsMessenger } from "./messenger.ts";
 import { createTeamsRoutes } from "./routes.ts";
 import { TeamsConnector } from "./send.ts";
@@ -52,6 +53,8 @@ export interface TeamsAdapterDeps {
   endpoints?: BotFrameworkEndpoints;
   /** How long token checks are reused (status, /readyz). */
   health?: TeamsHealthOptions;
+  /** Do not log the local-mode warning (it was logged at start, see lazy.ts). */
+  quiet?: boolean;
   /**
    * The job worker and memory the uninstall purge needs (uninstall.ts). Without them a removal
    * only marks its conversation inactive.
@@ -82,10 +85,6 @@ export interface TeamsAdapter {
   close(): Promise<void>;
 }
 
-const LOCAL_MODE_WARNING =
-  "MICROSOFT_APP_ID is not set: Teams activities at POST /api/messages are accepted WITHOUT authentication, " +
-  "only from loopback (127.0.0.1 / ::1), and answered only at a loopback serviceUrl. Set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD before connecting Atom to Teams.";
-
 /**
  * Creates the Teams adapter, registers its worker side with the conversation pipeline and its
  * status line with the bot.
@@ -98,7 +97,7 @@ export function createTeamsAdapter(deps: TeamsAdapterDeps): TeamsAdapter {
   const tenancy = teamsTenancy(config);
   checkTenancy(config, tenancy);
   const auth = createBotAuth(config, deps.endpoints);
-  if (!auth.authenticated) log.warn(LOCAL_MODE_WARNING);
+  if (!auth.authenticated && !deps.quiet) log.warn(LOCAL_MODE_WARNING);
   const resolver = createTeamsTenantResolver(tenancy);
   const references = new TeamsConversations(db);
   const health = new TeamsHealth(auth, deps.health);
