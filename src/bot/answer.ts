@@ -256,7 +256,8 @@ function render(quotes: Quote[], leadCount: number, hits: SearchHit[]): Extracti
   hits.forEach((_h, i) => {
     const quote = quoteOf(i);
     const repeat = repeatOf(i);
-    if ((quote || repeat) && citations.length < MAX_CITATIONS) cite(i, quote?.sentence, repeat?.sentence.text);
+    if ((quote || repeat) && citations.length < MAX_CITATIONS)
+      cite(i, quote?.sentence, repeat?.sentence.text);
   });
   const blocks: ReplyBlock[] = [];
   const lines: string[] = [];

@@ -31,7 +31,7 @@ export function keepEntityFields(): boolean {
     Entity?: CompositeMapper;
   };
   const entity = mappers.Entity;
-  if (!entity?.type || entity.type.className !== "Entity")
+  if (!entity || entity.type?.className !== "Entity")
     throw new Error("botframework-connector has no Entity mapper (see src/adapters/teams/entity-fields.ts)");
   entity.type.additionalProperties ??= { type: { name: "Object" } };
   return true;
