@@ -23,14 +23,16 @@ export async function migrate(db: Db, list: Migration[] = migrations): Promise<n
     if (ids.has(m.id)) throw new Error(`duplicate migration id ${m.id}`);
     ids.add(m.id);
   }
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    id integer PRIMARY KEY,
-    name text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
   const applied: number[] = [];
   await db.transaction(async (tx) => {
+    // The lock comes first: two replicas running CREATE TABLE IF NOT EXISTS at the same moment can
+    // both try to create it (PostgreSQL then reports a duplicate key in pg_type).
     await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      id integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
     const done = new Set(
       (await tx.query<{ id: number }>("SELECT id FROM schema_migrations")).rows.map((r) => Number(r.id)),
     );
