@@ -28,7 +28,7 @@ describe("atom serve + Teams + OpenAI key: generated answers stream in personal 
     fake.addMember({ id: TEST_USER.id, aadObjectId: TEST_USER.aadObjectId, email: TEST_USER.email });
     openai = await startFakeOpenAi();
     // The model writes its (passage-reading) answer slowly enough to stream over several seconds.
-    openai.setResponder((call) => ({ ...extractiveModel(call), pieceDelayMs: 150 }));
+    openai.setResponder((call) => ({ ...extractiveModel(call), pieceDelayMs: 400 }));
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "atom-teams-gen-"));
     docs = fs.mkdtempSync(path.join(os.tmpdir(), "atom-teams-gen-docs-"));
     fs.writeFileSync(

@@ -103,9 +103,20 @@ export function createLazyTeamsAdapter(deps: LazyTeamsDeps): TeamsSurface {
   };
 
   // The worker side: same methods as the real one (createTeamsTurns), each loading it first.
+  // Every turn is made by `toTurn`, which loads the adapter first, so by the time the core asks
+  // whether a turn may stream the real adapter's answer is there to forward.
+  let loadedTurns: ConversationAdapter<unknown, unknown> | undefined;
   const turns: ConversationAdapter<unknown, unknown> = {
     platform: "teams",
-    toTurn: async (body) => (await load()).turns.toTurn(body),
+    toTurn: async (body) => {
+      const t = (await load()).turns;
+      loadedTurns = t;
+      return t.toTurn(body);
+    },
+    get cumulativeStream() {
+      return loadedTurns?.cumulativeStream;
+    },
+    openStream: (turn) => loadedTurns?.openStream?.(turn),
     send: async (turn, reply) => (await load()).turns.send(turn, reply),
     working: async (turn) => {
       const t = (await load()).turns;
